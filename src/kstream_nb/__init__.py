@@ -1,0 +1,21 @@
+"""kstream_nb: a Jupyter-native event-streaming workbench.
+
+A Kafka-compatible cluster, a Kafka-Streams-style engine and SQL over the topic logs, all inside
+one Python kernel. This release holds the storage engine (`kstream_nb.log`).
+"""
+
+from kstream_nb.clock import Clock, ManualClock, SystemClock, parse_duration_ms
+from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clock",
+    "ErrorCode",
+    "KStreamNbError",
+    "KafkaApiError",
+    "ManualClock",
+    "SystemClock",
+    "__version__",
+    "parse_duration_ms",
+]

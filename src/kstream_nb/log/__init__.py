@@ -1,0 +1,81 @@
+"""The storage engine: Kafka's partition log, in Kafka's on-disk format.
+
+Record batches (magic v2), segments with sparse offset and time indexes, a `PartitionLog` with
+retention, compaction and crash recovery. Nothing here creates threads or reads the wall clock.
+"""
+
+from kstream_nb.log.batch import (
+    BatchBuilder,
+    Compression,
+    Record,
+    RecordBatch,
+    TimestampType,
+    build_batch,
+    decode_records,
+    iter_batches,
+)
+from kstream_nb.log.cleaner import CleanResult
+from kstream_nb.log.config import LogConfig
+from kstream_nb.log.errors import (
+    CorruptRecordError,
+    InvalidConfigError,
+    InvalidRecordError,
+    InvalidTimestampError,
+    LogError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+    StorageError,
+    UnsupportedCompressionError,
+)
+from kstream_nb.log.events import (
+    LogCompacted,
+    LogEvent,
+    LogRecovered,
+    LogTruncated,
+    SegmentDeleted,
+    SegmentRolled,
+)
+from kstream_nb.log.partition_log import (
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+    MAX_TIMESTAMP,
+    AppendInfo,
+    OffsetAndTimestamp,
+    PartitionLog,
+)
+from kstream_nb.log.segment import LogSegment
+
+__all__ = [
+    "EARLIEST_TIMESTAMP",
+    "LATEST_TIMESTAMP",
+    "MAX_TIMESTAMP",
+    "AppendInfo",
+    "BatchBuilder",
+    "CleanResult",
+    "Compression",
+    "CorruptRecordError",
+    "InvalidConfigError",
+    "InvalidRecordError",
+    "InvalidTimestampError",
+    "LogCompacted",
+    "LogConfig",
+    "LogError",
+    "LogEvent",
+    "LogRecovered",
+    "LogSegment",
+    "LogTruncated",
+    "OffsetAndTimestamp",
+    "OffsetOutOfRangeError",
+    "PartitionLog",
+    "Record",
+    "RecordBatch",
+    "RecordTooLargeError",
+    "SegmentDeleted",
+    "SegmentRolled",
+    "StorageError",
+    "TimestampType",
+    "UnsupportedCompressionError",
+    "build_batch",
+    "decode_records",
+    "iter_batches",
+]
