@@ -34,8 +34,10 @@ def run(directory: Path) -> None:
         log.update_high_watermark(log.log_end_offset)
         print(f"\n{log}")
         for segment in log.segments:
-            print(f"  segment {segment.log_path.name}: {segment.size} bytes, "
-                  f"offsets {segment.base_offset}..{segment.next_offset - 1}")
+            print(
+                f"  segment {segment.log_path.name}: {segment.size} bytes, "
+                f"offsets {segment.base_offset}..{segment.next_offset - 1}"
+            )
 
         first = list(decode_records(log.read(0, max_bytes=600)))
         print(f"\nread from offset 0 with max_bytes=600: {len(first)} records, e.g.")

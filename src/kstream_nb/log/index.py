@@ -74,7 +74,9 @@ class _SparseIndex:
             os.ftruncate(self._fd, keep * self._entry.size)
 
     def reset(self) -> None:
-        self._truncate_entries(0)
+        """Empty the index, file included (before a rebuild)."""
+        self._keys, self._values = [], []
+        os.ftruncate(self._fd, 0)
 
     def flush(self) -> None:
         os.fsync(self._fd)

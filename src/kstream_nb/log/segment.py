@@ -20,6 +20,7 @@ from kstream_nb.log.index import OffsetIndex, TimeIndex
 __all__ = ["BatchPosition", "LogSegment", "segment_file_name"]
 
 _SCAN_CHUNK = 64 * 1024
+_INT32_MAX = 2**31 - 1
 _MS_TO_NS = 1_000_000
 
 
@@ -108,19 +109,10 @@ class LogSegment:
         last = self.time_index.last_entry()
         if last is not None:
             self.max_timestamp, self.offset_of_max_timestamp = last
-        first = True
         try:
-            for pos in self.scan(self.offset_index.last_position()):
-                if first and pos.position == 0:
-                    self.rolling_based_timestamp = pos.max_timestamp
-                first = False
-                self._note_batch(pos.last_offset, pos.max_timestamp, pos.last_offset)
-                self.next_offset = pos.last_offset + 1
+            self._scan_tail_state(self.offset_index.last_position())
         except CorruptRecordError:
             return False
-        if self.rolling_based_timestamp is None and self.size:
-            head = next(self.scan(0), None)
-            self.rolling_based_timestamp = head.max_timestamp if head else None
         return True
 
     def recover(self) -> int:
@@ -167,8 +159,13 @@ class LogSegment:
             batch.validate()
         except CorruptRecordError:
             return None
-        if batch.base_offset < self.next_offset:
-            return None  # offsets only grow; anything else is garbage after a torn write
+        if (
+            batch.base_offset < self.next_offset
+            or batch.last_offset - self.base_offset > _INT32_MAX
+        ):
+            # Offsets only grow and stay within the segment's 32-bit relative range; the base
+            # offset is outside the CRC, so this is how damage to it shows.
+            return None
         return batch
 
     # -- writing ---------------------------------------------------------------------------
@@ -325,9 +322,13 @@ class LogSegment:
         last = self.time_index.last_entry()
         self.max_timestamp, self.offset_of_max_timestamp = last if last else (-1, self.base_offset)
         self.next_offset = self.base_offset
+        self._scan_tail_state(0 if last is None else self.offset_index.last_position())
+
+    def _scan_tail_state(self, start_position: int) -> None:
+        """Restore next offset, max timestamp and roll time from the batches after the index."""
         self.rolling_based_timestamp = None
         self._bytes_since_index = 0
-        for pos in self.scan(0 if last is None else self.offset_index.last_position()):
+        for pos in self.scan(start_position):
             if pos.position == 0:
                 self.rolling_based_timestamp = pos.max_timestamp
             self._note_batch(pos.last_offset, pos.max_timestamp, pos.last_offset)

@@ -1,0 +1,31 @@
+"""Every example runs, and the core imports without Jupyter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_log_demo_runs_and_shows_retention(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "log_demo.py"), "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "appended offsets 50-59" in out
+    assert "deleted 2 segment(s)" in out
+    assert (tmp_path / "orders-0" / f"{40:020d}.log").exists()
+
+
+def test_core_imports_without_jupyter_packages() -> None:
+    code = (
+        "import sys, kstream_nb, kstream_nb.log\n"
+        "bad = [m for m in ('IPython', 'ipywidgets', 'anywidget', 'altair') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
