@@ -121,10 +121,10 @@ def test_missing_or_damaged_indexes_are_rebuilt(make_log: MakeLog, tmp_path: Pat
     log = make_log("t-0", index_interval_bytes=32)
     _fill(log, 30)
     expected = values(log)
+    log.close()
     index_bytes = (tmp_path / "t-0" / f"{0:020d}.index").read_bytes()
     time_bytes = (tmp_path / "t-0" / f"{0:020d}.timeindex").read_bytes()
     assert len(index_bytes) > 8
-    log.close()
 
     (tmp_path / "t-0" / f"{0:020d}.index").unlink()
     (tmp_path / "t-0" / f"{0:020d}.timeindex").write_bytes(b"\x00" * 13)  # not whole entries

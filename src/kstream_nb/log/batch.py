@@ -32,7 +32,11 @@ from aiokafka.record.default_records import (
 )
 from crc32c import crc32c
 
-from kstream_nb.log.errors import CorruptRecordError, UnsupportedCompressionError
+from kstream_nb.log.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    UnsupportedCompressionError,
+)
 
 __all__ = [
     "HEADER_SIZE",
@@ -74,6 +78,7 @@ _CONTROL_FLAG = 0x20
 _DELETE_HORIZON_FLAG = 0x40  # KIP-534: baseTimestamp holds the tombstones' delete horizon
 
 Header = tuple[str, bytes | None]
+_NO_HEADERS: list[Header] = []  # aiokafka only reads the headers list; one shared empty list
 
 
 class Compression(IntEnum):
@@ -232,6 +237,44 @@ class RecordBatch:
                 "offset delta"
             )
 
+    def check_records(self, *, require_keys: bool = False) -> int:
+        """Decode every record to prove the batch well formed; returns the record count.
+
+        Offsets must run base, base+1, ... as a producer numbers them; with `require_keys`
+        (a compacted topic) every record needs a key. This is the produce path's hot loop, so
+        it reads aiokafka's records directly instead of building `Record`s.
+        """
+        expected = self.base_offset
+        try:
+            for rec in _AioBatch(self.data):
+                if rec.offset != expected:
+                    raise CorruptRecordError(
+                        f"record {expected - self.base_offset} of the batch at offset "
+                        f"{self.base_offset} has offset delta {rec.offset - self.base_offset}; "
+                        "a producer numbers its records 0, 1, 2, ..."
+                    )
+                if require_keys and rec.key is None:
+                    raise KeyError(expected)
+                expected += 1
+        except KeyError:
+            raise InvalidRecordError(
+                "this topic is compacted (cleanup.policy=compact) and every record needs a key; "
+                "set a key on each record"
+            ) from None
+        except CorruptRecordError:
+            raise
+        except Exception as exc:  # aiokafka raises its own and builtin errors on bad bytes
+            raise CorruptRecordError(
+                f"record batch at offset {self.base_offset} cannot be decoded: {exc}"
+            ) from exc
+        count = expected - self.base_offset
+        if count != self.record_count:
+            raise CorruptRecordError(
+                f"record batch at offset {self.base_offset} declares {self.record_count} records "
+                f"but holds {count}"
+            )
+        return count
+
     def records(self) -> Iterator[Record]:
         """Decode the records (decompressing when needed) with their absolute offsets."""
         try:
@@ -281,7 +324,10 @@ def iter_batches(
                     f"{LOG_OVERHEAD + length} bytes"
                 )
             return
-        yield RecordBatch(bytes(view[pos:stop]))
+        if pos == 0 and stop == end and isinstance(data, bytes):
+            yield RecordBatch(data)  # the common produce request: one batch, no copy
+        else:
+            yield RecordBatch(bytes(view[pos:stop]))
         pos = stop
 
 
@@ -295,7 +341,7 @@ def decode_records(data: bytes | bytearray | memoryview) -> Iterator[Record]:
 class BatchBuilder:
     """Accumulates records into one v2 batch with aiokafka's compiled encoder."""
 
-    __slots__ = ("_builder", "_count")
+    __slots__ = ("_append", "_builder", "_count")
 
     def __init__(
         self,
@@ -317,6 +363,7 @@ class BatchBuilder:
             base_sequence,
             max_bytes,
         )
+        self._append = self._builder.append
         self._count = 0
 
     def append(
@@ -327,8 +374,12 @@ class BatchBuilder:
         headers: Iterable[Header] = (),
     ) -> bool:
         """Add a record; False when the batch is full (`max_bytes`) and the record was not added."""
-        meta = self._builder.append(self._count, timestamp, key, value, list(headers))
-        if meta is None:
+        if (
+            self._append(
+                self._count, timestamp, key, value, list(headers) if headers else _NO_HEADERS
+            )
+            is None
+        ):
             return False
         self._count += 1
         return True

@@ -19,7 +19,7 @@ __all__ = ["OffsetIndex", "TimeIndex"]
 class _SparseIndex:
     """Sorted (key, value) pairs persisted as fixed-size entries."""
 
-    __slots__ = ("_fd", "_keys", "_values", "base_offset", "max_entries", "path")
+    __slots__ = ("_fd", "_keys", "_pending", "_values", "base_offset", "max_entries", "path")
     _entry: struct.Struct
 
     def __init__(self, path: Path, base_offset: int, max_index_bytes: int) -> None:
@@ -28,6 +28,9 @@ class _SparseIndex:
         self.max_entries = max(1, max_index_bytes // self._entry.size)
         self._keys: list[int] = []
         self._values: list[int] = []
+        # Entries not yet written: Kafka's indexes are memory-mapped and written back lazily;
+        # these reach the file on flush, roll or close, and recovery rebuilds them after a crash.
+        self._pending = bytearray()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
 
     def __len__(self) -> int:
@@ -61,7 +64,17 @@ class _SparseIndex:
     def _append(self, key: int, value: int) -> None:
         self._keys.append(key)
         self._values.append(value)
-        os.write(self._fd, self._encode(key, value))
+        self._pending += self._encode(key, value)
+
+    def drop_pending(self) -> None:
+        """Forget buffered entries (a crash); recovery rebuilds them from the `.log`."""
+        self._pending.clear()
+
+    def write_pending(self) -> None:
+        """Write buffered entries to the file."""
+        if self._pending:
+            os.write(self._fd, self._pending)
+            self._pending.clear()
 
     def _floor(self, key: int) -> int:
         """Index of the last entry whose key is <= `key`, or -1."""
@@ -69,6 +82,7 @@ class _SparseIndex:
 
     def _truncate_entries(self, keep: int) -> None:
         if keep < len(self._keys):
+            self.write_pending()
             del self._keys[keep:]
             del self._values[keep:]
             os.ftruncate(self._fd, keep * self._entry.size)
@@ -76,13 +90,16 @@ class _SparseIndex:
     def reset(self) -> None:
         """Empty the index, file included (before a rebuild)."""
         self._keys, self._values = [], []
+        self._pending.clear()
         os.ftruncate(self._fd, 0)
 
     def flush(self) -> None:
+        self.write_pending()
         os.fsync(self._fd)
 
     def close(self) -> None:
         if self._fd >= 0:
+            self.write_pending()
             os.close(self._fd)
             self._fd = -1
 
@@ -91,6 +108,7 @@ class _SparseIndex:
         self.path.unlink(missing_ok=True)
 
     def rename(self, path: Path) -> None:
+        self.write_pending()
         os.replace(self.path, path)
         self.path = path
 

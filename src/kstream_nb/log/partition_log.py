@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from kstream_nb.clock import Clock
 from kstream_nb.log.batch import (
@@ -59,8 +60,7 @@ CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
 _INT32_MAX = 2**31 - 1
 
 
-@dataclass(frozen=True, slots=True)
-class AppendInfo:
+class AppendInfo(msgspec.Struct, frozen=True, gc=False):
     """What an append wrote: Kafka's LogAppendInfo, trimmed to what callers use."""
 
     first_offset: int
@@ -73,8 +73,7 @@ class AppendInfo:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class OffsetAndTimestamp:
+class OffsetAndTimestamp(msgspec.Struct, frozen=True, gc=False):
     """An answer to ListOffsets: the offset found and the timestamp of its record (-1 if none)."""
 
     offset: int
@@ -432,46 +431,30 @@ class PartitionLog:
     def _validate_records(self, batch: RecordBatch, *, from_client: bool, now: int) -> None:
         """Decode every record: structure, offset deltas, keys on compacted topics, timestamps."""
         config = self.config
-        need_key = config.compact and not batch.is_control
-        check_time = (
-            from_client
-            and config.message_timestamp_type == "CreateTime"
-            and (
-                config.message_timestamp_before_max_ms < LONG_MAX
-                or config.message_timestamp_after_max_ms < LONG_MAX
-            )
+        if from_client:
+            batch.check_records(require_keys=config.compact and not batch.is_control)
+        else:
+            for _ in batch.records():  # a follower's batch may have compaction gaps
+                pass
+        if not from_client or config.message_timestamp_type != "CreateTime":
+            return
+        before, after = (
+            config.message_timestamp_before_max_ms,
+            config.message_timestamp_after_max_ms,
         )
-        expected = 0
+        if before == LONG_MAX and after == LONG_MAX:
+            return
         for record in batch.records():
-            delta = record.offset - batch.base_offset
-            if from_client and delta != expected:
-                raise InvalidRecordError(
-                    f"record {expected} of the batch has offset delta {delta}; a producer's "
-                    "batch numbers its records 0, 1, 2, ..."
+            if now - record.timestamp > before:
+                raise InvalidTimestampError(
+                    f"record timestamp {record.timestamp} is more than "
+                    f"message.timestamp.before.max.ms={before} before the broker's time {now}"
                 )
-            expected += 1
-            if need_key and record.key is None:
-                raise InvalidRecordError(
-                    f"topic {self.topic} is compacted (cleanup.policy=compact) and every record "
-                    "needs a key; set a key on the record"
+            if record.timestamp - now > after:
+                raise InvalidTimestampError(
+                    f"record timestamp {record.timestamp} is more than "
+                    f"message.timestamp.after.max.ms={after} after the broker's time {now}"
                 )
-            if check_time:
-                if now - record.timestamp > config.message_timestamp_before_max_ms:
-                    raise InvalidTimestampError(
-                        f"record timestamp {record.timestamp} is more than "
-                        f"message.timestamp.before.max.ms={config.message_timestamp_before_max_ms}"
-                        " before the broker's time"
-                    )
-                if record.timestamp - now > config.message_timestamp_after_max_ms:
-                    raise InvalidTimestampError(
-                        f"record timestamp {record.timestamp} is more than "
-                        f"message.timestamp.after.max.ms={config.message_timestamp_after_max_ms}"
-                        " after the broker's time"
-                    )
-        if from_client and expected != batch.record_count:
-            raise InvalidRecordError(
-                f"record batch declares {batch.record_count} records but holds {expected}"
-            )
 
     def _recompressed(self, batch: RecordBatch, target: Compression) -> RecordBatch:
         data = build_batch(
@@ -495,7 +478,7 @@ class PartitionLog:
         first_offset, last_offset = meta[0][0], meta[-1][1]
         self._maybe_roll(len(buf), first_offset, last_offset, max_ts, now)
         self.active_segment.append(buf, meta, now)
-        self._unflushed += sum(1 + m[1] - m[0] for m in meta)
+        self._unflushed += last_offset - first_offset + 1
         if self._unflushed >= self.config.flush_messages:
             self.flush()
 
@@ -853,7 +836,7 @@ class PartitionLog:
         if self._closed:
             return
         for segment in self._segments:
-            segment.close()
+            segment.abandon()
         self._closed = True
 
     def delete(self) -> None:

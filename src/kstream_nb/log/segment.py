@@ -346,13 +346,32 @@ class LogSegment:
         self.time_index.flush()
 
     def seal(self) -> None:
-        """Record the last write time in the file's mtime, as Kafka's `lastModified` reads it."""
+        """Write pending index entries; keep the last write time as the file's mtime.
+
+        Kafka's retention and cleaner read a segment's `lastModified`; with an injected clock
+        that is the clock's time of the last append, not the wall clock's. As Kafka does when a
+        segment becomes inactive, the time index gets a last entry for the largest timestamp.
+        """
+        if self.max_timestamp >= 0:
+            self.time_index.append(self.max_timestamp, self.offset_of_max_timestamp)
+        self.offset_index.write_pending()
+        self.time_index.write_pending()
         ns = self.last_modified_ms * _MS_TO_NS
         os.utime(self.log_path, ns=(ns, ns))
 
     def close(self) -> None:
         if self._fd >= 0:
             self.seal()
+            os.close(self._fd)
+            self._fd = -1
+        self.offset_index.close()
+        self.time_index.close()
+
+    def abandon(self) -> None:
+        """Close without writing anything more: what a killed process leaves behind."""
+        self.offset_index.drop_pending()
+        self.time_index.drop_pending()
+        if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
         self.offset_index.close()
