@@ -35,6 +35,7 @@ from kstream_nb.log.events import (
     SegmentDeleted,
     SegmentRolled,
 )
+from kstream_nb.log.leader_epoch import UNDEFINED_EPOCH, UNDEFINED_OFFSET, LeaderEpochCache
 from kstream_nb.log.partition_log import (
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
@@ -49,6 +50,8 @@ __all__ = [
     "EARLIEST_TIMESTAMP",
     "LATEST_TIMESTAMP",
     "MAX_TIMESTAMP",
+    "UNDEFINED_EPOCH",
+    "UNDEFINED_OFFSET",
     "AppendInfo",
     "BatchBuilder",
     "CleanResult",
@@ -57,6 +60,7 @@ __all__ = [
     "InvalidConfigError",
     "InvalidRecordError",
     "InvalidTimestampError",
+    "LeaderEpochCache",
     "LogCompacted",
     "LogConfig",
     "LogError",

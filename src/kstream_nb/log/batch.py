@@ -238,15 +238,18 @@ class RecordBatch:
             )
 
     def check_records(self, *, require_keys: bool = False) -> int:
-        """Decode every record to prove the batch well formed; returns the record count.
+        """Decode every record to prove the batch well formed; returns the largest timestamp.
 
         Offsets must run base, base+1, ... as a producer numbers them; with `require_keys`
         (a compacted topic) every record needs a key. This is the produce path's hot loop, so
         it reads aiokafka's records directly instead of building `Record`s.
         """
         expected = self.base_offset
+        max_timestamp = -1
         try:
             for rec in _AioBatch(self.data):
+                if rec.timestamp > max_timestamp:
+                    max_timestamp = rec.timestamp
                 if rec.offset != expected:
                     raise CorruptRecordError(
                         f"record {expected - self.base_offset} of the batch at offset "
@@ -273,7 +276,7 @@ class RecordBatch:
                 f"record batch at offset {self.base_offset} declares {self.record_count} records "
                 f"but holds {count}"
             )
-        return count
+        return max_timestamp
 
     def records(self) -> Iterator[Record]:
         """Decode the records (decompressing when needed) with their absolute offsets."""
@@ -489,11 +492,13 @@ def stamp_batch(
     base_offset: int,
     partition_leader_epoch: int | None = None,
     log_append_time: int | None = None,
+    max_timestamp: int | None = None,
 ) -> None:
     """Write the broker's fields into the batch at `buf[pos:]`: offset, epoch, LogAppendTime.
 
     Offset and epoch are outside the CRC; LogAppendTime sets attribute bit 3 and maxTimestamp,
-    which are inside it, so the CRC is recomputed only then.
+    which are inside it, so the CRC is recomputed only then. `max_timestamp` corrects a
+    producer's header to the records' largest timestamp, as Kafka's validator does.
     """
     _INT64.pack_into(buf, pos, base_offset)
     if partition_leader_epoch is not None:
@@ -502,4 +507,9 @@ def stamp_batch(
         attributes = _INT16.unpack_from(buf, pos + _ATTRIBUTES_AT)[0] | _TIMESTAMP_TYPE_FLAG
         _INT16.pack_into(buf, pos + _ATTRIBUTES_AT, attributes)
         _INT64.pack_into(buf, pos + _MAX_TIMESTAMP_AT, log_append_time)
+        _write_crc(buf, pos)
+    elif max_timestamp is not None and (
+        _INT64.unpack_from(buf, pos + _MAX_TIMESTAMP_AT)[0] != max_timestamp
+    ):
+        _INT64.pack_into(buf, pos + _MAX_TIMESTAMP_AT, max_timestamp)
         _write_crc(buf, pos)

@@ -38,6 +38,7 @@ from kstream_nb.log.events import (
     SegmentDeleted,
     SegmentRolled,
 )
+from kstream_nb.log.leader_epoch import LeaderEpochCache
 from kstream_nb.log.segment import LogSegment
 
 __all__ = [
@@ -187,6 +188,9 @@ class PartitionLog:
         self.high_watermark = min(
             max(checkpoint.get("high-watermark", 0), self.log_start_offset), self.log_end_offset
         )
+        self.leader_epochs = LeaderEpochCache(self.directory)
+        self.leader_epochs.truncate_from_end(self.log_end_offset)
+        self.leader_epochs.truncate_from_start(self.log_start_offset)
         clean_marker.unlink(missing_ok=True)
         if not clean and bases:
             self._emit(
@@ -343,6 +347,7 @@ class PartitionLog:
                 base_offset=next_offset,
                 partition_leader_epoch=leader_epoch,
                 log_append_time=log_append_time if log_append_time >= 0 else None,
+                max_timestamp=b.max_timestamp,
             )
             last = next_offset + b.last_offset_delta
             batch_max = log_append_time if log_append_time >= 0 else b.max_timestamp
@@ -353,6 +358,7 @@ class PartitionLog:
             next_offset = last + 1
         first = meta[0][0]
         self._write(buf, meta, now, max_ts)
+        self.leader_epochs.assign(leader_epoch, first)
         return AppendInfo(
             first_offset=first,
             last_offset=next_offset - 1,
@@ -388,6 +394,8 @@ class PartitionLog:
             expected = b.next_offset
         buf = b"".join(b.data for b in batches)
         self._write(buf, meta, now, max_ts)
+        for b in batches:
+            self.leader_epochs.assign(b.partition_leader_epoch, b.base_offset)
         return AppendInfo(
             first_offset=batches[0].base_offset,
             last_offset=batches[-1].last_offset,
@@ -432,7 +440,10 @@ class PartitionLog:
         """Decode every record: structure, offset deltas, keys on compacted topics, timestamps."""
         config = self.config
         if from_client:
-            batch.check_records(require_keys=config.compact and not batch.is_control)
+            # The header's max timestamp is the producer's claim; the records are the truth.
+            batch.max_timestamp = batch.check_records(
+                require_keys=config.compact and not batch.is_control
+            )
         else:
             for _ in batch.records():  # a follower's batch may have compaction gaps
                 pass
@@ -656,6 +667,7 @@ class PartitionLog:
         self.high_watermark = min(self.high_watermark, self.log_end_offset)
         self.recovery_point = min(self.recovery_point, self.log_end_offset)
         self.cleaner_checkpoint = min(self.cleaner_checkpoint, self.log_end_offset)
+        self.leader_epochs.truncate_from_end(self.log_end_offset)
         self._emit(LogTruncated(self.topic, self.partition, offset, removed))
         return removed
 
@@ -671,7 +683,12 @@ class PartitionLog:
         self.high_watermark = offset
         self.recovery_point = offset
         self.cleaner_checkpoint = offset
+        self.leader_epochs.clear()
         self._write_checkpoint()
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """OffsetsForLeaderEpoch: (largest epoch <= `epoch`, its end offset in this log)."""
+        return self.leader_epochs.end_offset_for(epoch, self.log_end_offset)
 
     def increment_log_start_offset(self, offset: int) -> bool:
         """Move the log start forward (DeleteRecords); never past the high watermark."""
@@ -684,6 +701,7 @@ class PartitionLog:
         if offset <= self.log_start_offset:
             return False
         self.log_start_offset = offset
+        self.leader_epochs.truncate_from_start(offset)
         self._write_checkpoint()
         return True
 
@@ -755,6 +773,7 @@ class PartitionLog:
         self._bases = [s.base_offset for s in self._segments]
         self.log_start_offset = max(self.log_start_offset, self._bases[0])
         self.recovery_point = max(self.recovery_point, self.log_start_offset)
+        self.leader_epochs.truncate_from_start(self.log_start_offset)
         self._write_checkpoint()
         return len(doomed)
 
