@@ -29,3 +29,14 @@ def test_core_imports_without_jupyter_packages() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_log_benchmark_runs_in_quick_mode() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_log.py"), "--quick", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "encode + append" in out and "plain os.write" in out

@@ -246,30 +246,31 @@ class RecordBatch:
         """
         expected = self.base_offset
         max_timestamp = -1
+        misnumbered = keyless = -1
         try:
             for rec in _AioBatch(self.data):
                 if rec.timestamp > max_timestamp:
                     max_timestamp = rec.timestamp
-                if rec.offset != expected:
-                    raise CorruptRecordError(
-                        f"record {expected - self.base_offset} of the batch at offset "
-                        f"{self.base_offset} has offset delta {rec.offset - self.base_offset}; "
-                        "a producer numbers its records 0, 1, 2, ..."
-                    )
-                if require_keys and rec.key is None:
-                    raise KeyError(expected)
+                if rec.offset != expected and misnumbered < 0:
+                    misnumbered = expected
+                if require_keys and rec.key is None and keyless < 0:
+                    keyless = expected
                 expected += 1
-        except KeyError:
-            raise InvalidRecordError(
-                "this topic is compacted (cleanup.policy=compact) and every record needs a key; "
-                "set a key on each record"
-            ) from None
-        except CorruptRecordError:
-            raise
         except Exception as exc:  # aiokafka raises its own and builtin errors on bad bytes
             raise CorruptRecordError(
                 f"record batch at offset {self.base_offset} cannot be decoded: {exc}"
             ) from exc
+        if misnumbered >= 0:
+            raise InvalidRecordError(
+                f"record {misnumbered - self.base_offset} of the batch at offset "
+                f"{self.base_offset} has the wrong offset delta; a producer numbers its records "
+                "0, 1, 2, ..."
+            )
+        if keyless >= 0:
+            raise InvalidRecordError(
+                "this topic is compacted (cleanup.policy=compact) and every record needs a key; "
+                "set a key on each record"
+            )
         count = expected - self.base_offset
         if count != self.record_count:
             raise CorruptRecordError(
@@ -386,6 +387,22 @@ class BatchBuilder:
             return False
         self._count += 1
         return True
+
+    def extend(self, rows: Iterable[tuple[bytes | None, bytes | None, int]]) -> int:
+        """Add (key, value, timestamp) rows without headers until the batch is full.
+
+        The bulk form of `append` (one Python call per batch, not per record); returns how many
+        rows were added, which is fewer than given when `max_bytes` was reached.
+        """
+        append = self._append
+        count = self._count
+        for key, value, timestamp in rows:
+            if append(count, timestamp, key, value, _NO_HEADERS) is None:
+                break
+            count += 1
+        added = count - self._count
+        self._count = count
+        return added
 
     def __len__(self) -> int:
         return self._count
