@@ -1,0 +1,748 @@
+"""A broker: its log directory, its partition replicas, replica fetching, produce and heartbeats.
+
+A broker reacts to three things only: messages from the transport, timers it scheduled, and
+calls from the cluster core (produce, kill, restart). It never blocks and never reads the wall
+clock; a killed broker's objects are simply dropped, and its files stay for a restart.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kstream_nb.cluster.config import BrokerConfig
+from kstream_nb.cluster.controller import Controller
+from kstream_nb.cluster.environment import TimerHandle, Timers, Transport
+from kstream_nb.cluster.messages import (
+    AlterPartition,
+    AlterPartitionResponse,
+    BrokerHeartbeat,
+    FetchRequest,
+    FetchResponse,
+    HeartbeatResponse,
+    MetadataPush,
+)
+from kstream_nb.cluster.metadata import (
+    MetadataRecord,
+    PartitionRecord,
+    TopicConfigChanged,
+    TopicRemoved,
+)
+from kstream_nb.cluster.metadata_log import MetadataLog
+from kstream_nb.cluster.partition import Partition
+from kstream_nb.errors import ErrorCode
+from kstream_nb.log import (
+    UNDEFINED_EPOCH,
+    LogConfig,
+    LogError,
+    LogEvent,
+    PartitionLog,
+)
+
+__all__ = ["Broker", "ProduceResult"]
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ProduceResult:
+    """The answer to a produce request (ProduceResponse for one partition)."""
+
+    error: ErrorCode
+    base_offset: int = -1
+    log_append_time: int = -1
+    log_start_offset: int = -1
+    message: str = ""
+
+
+ProduceCallback = Callable[[ProduceResult], None]
+
+
+@dataclass(slots=True)
+class _PendingProduce:
+    tp: TopicPartition
+    required_offset: int
+    leader_epoch: int
+    result: ProduceResult
+    callback: ProduceCallback
+    timer: TimerHandle | None = None
+
+
+@dataclass(slots=True)
+class _FetcherState:
+    """A follower's fetch session with its leader for one partition."""
+
+    leader: int
+    leader_epoch: int
+    request_id: int = 0
+    in_flight: bool = False
+    timer: TimerHandle | None = None
+
+
+@dataclass(slots=True)
+class _ParkedFetch:
+    src: int
+    request: FetchRequest
+    timer: TimerHandle | None = None
+
+
+@dataclass(slots=True)
+class BrokerStats:
+    produced_records: int = 0
+    fetched_bytes: int = 0
+    isr_changes: int = 0
+    truncations: list[tuple[TopicPartition, int]] = field(default_factory=list)
+
+
+class Broker:
+    """One broker of the in-kernel cluster."""
+
+    def __init__(
+        self,
+        broker_id: int,
+        log_dir: Path,
+        config: BrokerConfig,
+        timers: Timers,
+        transport: Transport,
+        *,
+        rack: str | None = None,
+        incarnation: int = 0,
+        rng: random.Random | None = None,
+        on_log_event: Callable[[int, LogEvent], None] | None = None,
+    ) -> None:
+        self.broker_id = broker_id
+        self.log_dir = log_dir
+        self.config = config
+        self.rack = rack
+        self.incarnation = incarnation
+        self._timers = timers
+        self._transport = transport
+        self._rng = rng or random.Random(broker_id)
+        self._on_log_event = on_log_event
+        self.controller_id: int | None = None
+        self.controller: Controller | None = None
+        self.fenced = True
+        self.running = False
+        self.partitions: dict[TopicPartition, Partition] = {}
+        self._fetchers: dict[TopicPartition, _FetcherState] = {}
+        self._parked: dict[TopicPartition, list[_ParkedFetch]] = {}
+        self._pending: dict[TopicPartition, list[_PendingProduce]] = {}
+        self._timers_held: list[TimerHandle] = []
+        self._next_request_id = 0
+        self._shutdown_callback: Callable[[], None] | None = None
+        self.stats = BrokerStats()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.metadata = MetadataLog(log_dir, _TimersClock(timers))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.running = True
+        self._transport.register(self.broker_id, self.receive)
+        self._reconcile(list(self.metadata.image.topics.keys()), initial=True)
+        self._every(self.config.broker_heartbeat_interval_ms, self._heartbeat, first=0)
+        self._every(min(self.config.replica_lag_time_max_ms // 2, 5_000), self._check_isr)
+        self._every(self.config.log_retention_check_interval_ms, self._retention)
+        self._every(self.config.log_cleaner_backoff_ms, self._clean)
+
+    def _every(self, interval_ms: int, fn: Callable[[], None], first: int | None = None) -> None:
+        def tick() -> None:
+            if not self.running:
+                return
+            fn()
+            self._timers_held.append(self._timers.call_later(interval_ms, tick))
+
+        self._timers_held.append(
+            self._timers.call_later(interval_ms if first is None else first, tick)
+        )
+
+    def kill(self) -> None:
+        """A crash: stop at once, flush nothing, keep the files."""
+        self._stop()
+        for partition in self.partitions.values():
+            partition.log.crash()
+        self.metadata.crash()
+        self.partitions.clear()
+
+    def close(self) -> None:
+        """A clean stop after controlled shutdown: flush and close every log."""
+        self._stop()
+        for partition in self.partitions.values():
+            partition.log.close()
+        self.metadata.close()
+        self.partitions.clear()
+
+    def _stop(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        if self.controller is not None:
+            self.controller.resign()
+            self.controller = None
+        for handle in self._timers_held:
+            handle.cancel()
+        self._timers_held.clear()
+        for fetcher in self._fetchers.values():
+            if fetcher.timer is not None:
+                fetcher.timer.cancel()
+        self._fetchers.clear()
+        for parked in self._parked.values():
+            for p in parked:
+                if p.timer is not None:
+                    p.timer.cancel()
+        self._parked.clear()
+        for waiting in self._pending.values():
+            for w in waiting:
+                if w.timer is not None:
+                    w.timer.cancel()
+        self._pending.clear()
+        self._transport.unregister(self.broker_id)
+
+    def request_shutdown(self, done: Callable[[], None]) -> None:
+        """Controlled shutdown: ask the controller to move leadership away, then close."""
+        self._shutdown_callback = done
+        self._heartbeat()
+
+    # -- controller role -------------------------------------------------------------------
+
+    def become_controller(
+        self,
+        config: BrokerConfig,
+        rng: random.Random,
+        on_records: Callable[[list[MetadataRecord]], None] | None,
+    ) -> None:
+        def committed(records: list[MetadataRecord]) -> None:
+            self._applied(records)  # the controller's broker applies its own decisions too
+            if on_records is not None:
+                on_records(records)
+
+        self.controller = Controller(
+            self.broker_id, self.metadata, self._timers, self._transport, config, rng, committed
+        )
+
+    def resign_controller(self) -> None:
+        if self.controller is not None:
+            self.controller.resign()
+            self.controller = None
+
+    # -- messages --------------------------------------------------------------------------
+
+    def receive(self, src: int, message: object) -> None:
+        if not self.running:
+            return
+        match message:
+            case FetchRequest():
+                self._handle_fetch(src, message)
+            case FetchResponse():
+                self._handle_fetch_response(src, message)
+            case BrokerHeartbeat():
+                if self.controller is not None and self.controller.active:
+                    self._send(src, self.controller.handle_heartbeat(message))
+            case HeartbeatResponse():
+                self._handle_heartbeat_response(message)
+            case MetadataPush():
+                if message.controller_id == self.controller_id and self.metadata.apply_from(
+                    message.start_offset, message.records
+                ):
+                    self._applied(message.records)
+            case AlterPartition():
+                if self.controller is not None and self.controller.active:
+                    self._send(src, self.controller.handle_alter_partition(message))
+            case AlterPartitionResponse():
+                self._handle_alter_response(message)
+            case _:
+                pass
+
+    def _send(self, dst: int, message: object) -> None:
+        if dst == self.broker_id:
+            self._timers.call_later(0, lambda: self.receive(self.broker_id, message))
+        else:
+            self._transport.send(self.broker_id, dst, message)
+
+    # -- heartbeats and metadata -----------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        if self.controller_id is None:
+            return
+        hb = BrokerHeartbeat(
+            self.broker_id,
+            self.incarnation,
+            self.rack,
+            self.metadata.offset,
+            want_shutdown=self._shutdown_callback is not None,
+        )
+        self._send(self.controller_id, hb)
+
+    def _handle_heartbeat_response(self, resp: HeartbeatResponse) -> None:
+        if resp.controller_id != self.controller_id:
+            return
+        if (
+            resp.start_offset < self.metadata.offset
+            and resp.start_offset + len(resp.records) < self.metadata.offset
+        ):
+            # This copy holds records the controller does not: it diverged; follow the controller.
+            self.metadata.truncate_to(resp.start_offset + len(resp.records))
+            self._reconcile(list(self.metadata.image.topics.keys()))
+        if self.metadata.apply_from(resp.start_offset, resp.records):
+            self._applied(resp.records)
+        self.fenced = resp.fenced
+        if resp.fenced and self._shutdown_callback is None:
+            # A fenced broker reports back as soon as it has caught up, not a whole interval later.
+            self._timers_held.append(self._timers.call_later(100, self._heartbeat))
+        if resp.shutdown_ready and self._shutdown_callback is not None:
+            done, self._shutdown_callback = self._shutdown_callback, None
+            self.close()
+            done()
+
+    def _applied(self, records: tuple[MetadataRecord, ...] | list[MetadataRecord]) -> None:
+        topics: list[str] = []
+        for record in records:
+            match record:
+                case PartitionRecord(topic=topic):
+                    topics.append(topic)
+                case TopicConfigChanged(name=name):
+                    topics.append(name)
+                case TopicRemoved(name=name):
+                    topics.append(name)
+                case _:
+                    pass
+        if topics:
+            self._reconcile(list(dict.fromkeys(topics)))
+
+    def topic_config(self, topic: str) -> LogConfig:
+        image = self.metadata.image.topics.get(topic)
+        overrides = image.config if image is not None else {}
+        return LogConfig.from_properties(overrides, self.config.topic_defaults())
+
+    def _reconcile(self, topics: list[str], *, initial: bool = False) -> None:
+        """Make local replicas match the metadata image for `topics`."""
+        now = self._timers.now_ms()
+        for topic in topics:
+            image = self.metadata.image.topics.get(topic)
+            if image is None:
+                for tp in [tp for tp in self.partitions if tp[0] == topic]:
+                    self._drop_partition(tp, delete=True)
+                for path in self.log_dir.glob(f"{topic}-*"):
+                    if path.name.rpartition("-")[0] == topic and path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                continue
+            config = self.topic_config(topic)
+            for p, state in image.partitions.items():
+                tp = (topic, p)
+                if self.broker_id not in state.replicas:
+                    if tp in self.partitions:
+                        self._drop_partition(tp, delete=True)
+                    continue
+                partition = self.partitions.get(tp)
+                if partition is None:
+                    log = PartitionLog(
+                        self.log_dir / f"{topic}-{p}",
+                        config,
+                        _TimersClock(self._timers),
+                        on_event=self._log_event,
+                    )
+                    partition = Partition(self.broker_id, log, state, now)
+                    self.partitions[tp] = partition
+                elif partition.state == state and not initial:
+                    partition.log.update_config(config)
+                    continue
+                else:
+                    partition.log.update_config(config)
+                    partition.update_state(state, now)
+                self._after_state_change(tp, partition)
+
+    def _log_event(self, event: LogEvent) -> None:
+        if self._on_log_event is not None:
+            self._on_log_event(self.broker_id, event)
+
+    def _drop_partition(self, tp: TopicPartition, *, delete: bool) -> None:
+        partition = self.partitions.pop(tp, None)
+        self._stop_fetcher(tp)
+        self._fail_pending(tp, ErrorCode.NOT_LEADER_OR_FOLLOWER, "the partition moved")
+        if partition is not None:
+            if delete:
+                partition.log.delete()
+            else:
+                partition.log.close()
+
+    def _after_state_change(self, tp: TopicPartition, partition: Partition) -> None:
+        if partition.is_leader:
+            self._stop_fetcher(tp)
+            if partition.maybe_advance_high_watermark():
+                self._on_high_watermark(tp)
+            self._complete_pending(tp)
+        else:
+            self._fail_pending(
+                tp,
+                ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                f"broker {self.broker_id} is no longer the leader",
+            )
+            self._release_parked(tp)
+            if partition.state.leader >= 0:
+                self._start_fetcher(tp, partition)
+            else:
+                self._stop_fetcher(tp)
+
+    # -- produce ---------------------------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        partition_index: int,
+        records: bytes,
+        acks: int,
+        timeout_ms: int,
+        callback: ProduceCallback,
+    ) -> None:
+        """Append as leader; answer now (acks 0/1) or when the ISR has the records (acks=all)."""
+        tp = (topic, partition_index)
+        partition = self.partitions.get(tp)
+        if not self.running or partition is None or not partition.is_leader:
+            callback(
+                ProduceResult(
+                    ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                    message=f"broker {self.broker_id} is not the leader of "
+                    f"{topic}-{partition_index}; refresh metadata and retry",
+                )
+            )
+            return
+        if acks not in (0, 1, -1):
+            callback(
+                ProduceResult(
+                    ErrorCode.INVALID_REQUIRED_ACKS,
+                    message=f"acks must be 0, 1 or -1 (all), got {acks}",
+                )
+            )
+            return
+        min_isr = partition.log.config.min_insync_replicas
+        if acks == -1 and len(partition.isr) < min_isr:
+            callback(
+                ProduceResult(
+                    ErrorCode.NOT_ENOUGH_REPLICAS,
+                    message=f"{topic}-{partition_index} has {len(partition.isr)} in-sync "
+                    f"replica(s), fewer than min.insync.replicas={min_isr}; nothing was written",
+                )
+            )
+            return
+        try:
+            info = partition.log.append_as_leader(records, partition.leader_epoch)
+        except LogError as exc:
+            callback(ProduceResult(exc.code, message=exc.message))
+            return
+        self.stats.produced_records += info.record_count
+        result = ProduceResult(
+            ErrorCode.NONE, info.first_offset, info.log_append_time, info.log_start_offset
+        )
+        self._wake_parked(tp)
+        if partition.maybe_advance_high_watermark():
+            self._on_high_watermark(tp)
+        if acks != -1:
+            callback(result)
+            return
+        pending = _PendingProduce(
+            tp, info.last_offset + 1, partition.leader_epoch, result, callback
+        )
+        pending.timer = self._timers.call_later(timeout_ms, lambda: self._expire_pending(pending))
+        self._pending.setdefault(tp, []).append(pending)
+        self._complete_pending(tp)
+
+    def _complete_pending(self, tp: TopicPartition) -> None:
+        partition = self.partitions.get(tp)
+        waiting = self._pending.get(tp)
+        if partition is None or not waiting:
+            return
+        hw = partition.log.high_watermark
+        still: list[_PendingProduce] = []
+        for p in waiting:
+            if hw >= p.required_offset:
+                if p.timer is not None:
+                    p.timer.cancel()
+                min_isr = partition.log.config.min_insync_replicas
+                if len(partition.isr) < min_isr:
+                    p.callback(
+                        ProduceResult(
+                            ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                            message=f"written, but the ISR shrank to {len(partition.isr)} below "
+                            f"min.insync.replicas={min_isr} before it was replicated; retrying may "
+                            "write a duplicate",
+                        )
+                    )
+                else:
+                    p.callback(p.result)
+            else:
+                still.append(p)
+        self._pending[tp] = still
+
+    def _expire_pending(self, pending: _PendingProduce) -> None:
+        waiting = self._pending.get(pending.tp, [])
+        if pending in waiting:
+            waiting.remove(pending)
+            pending.callback(
+                ProduceResult(
+                    ErrorCode.REQUEST_TIMED_OUT,
+                    message="the in-sync replicas did not acknowledge in time (request.timeout.ms)",
+                )
+            )
+
+    def _fail_pending(self, tp: TopicPartition, code: ErrorCode, message: str) -> None:
+        for p in self._pending.pop(tp, []):
+            if p.timer is not None:
+                p.timer.cancel()
+            p.callback(ProduceResult(code, message=message))
+
+    def _on_high_watermark(self, tp: TopicPartition) -> None:
+        self._complete_pending(tp)
+        self._wake_parked(tp)
+
+    # -- leader side of replication --------------------------------------------------------
+
+    def _handle_fetch(self, src: int, req: FetchRequest) -> None:
+        tp = (req.topic, req.partition)
+        partition = self.partitions.get(tp)
+        if partition is None:
+            self._send(
+                src,
+                FetchResponse(
+                    req.request_id, req.topic, req.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER
+                ),
+            )
+            return
+        now = self._timers.now_ms()
+        hw_before = partition.log.high_watermark
+        response, can_join = partition.handle_fetch(req, now)
+        if partition.log.high_watermark != hw_before:
+            self._on_high_watermark(tp)
+        if can_join:
+            self._propose_isr(partition, tuple(sorted(set(partition.isr) | {req.replica_id})))
+        if (
+            response.error == ErrorCode.NONE
+            and not response.records
+            and (response.diverging_epoch == -1)
+        ):
+            # Nothing new: park the fetch until data arrives or replica.fetch.wait.max.ms passes.
+            parked = _ParkedFetch(src, req)
+            parked.timer = self._timers.call_later(
+                self.config.replica_fetch_wait_max_ms, lambda: self._answer_parked(tp, parked)
+            )
+            self._parked.setdefault(tp, []).append(parked)
+            return
+        self.stats.fetched_bytes += len(response.records)
+        self._send(src, response)
+
+    def _answer_parked(self, tp: TopicPartition, parked: _ParkedFetch) -> None:
+        waiting = self._parked.get(tp, [])
+        if parked not in waiting:
+            return
+        waiting.remove(parked)
+        partition = self.partitions.get(tp)
+        if partition is None:
+            return
+        response, _ = partition.handle_fetch(parked.request, self._timers.now_ms())
+        self._send(parked.src, response)
+
+    def _wake_parked(self, tp: TopicPartition) -> None:
+        for parked in list(self._parked.get(tp, [])):
+            if parked.timer is not None:
+                parked.timer.cancel()
+            self._answer_parked(tp, parked)
+
+    def _release_parked(self, tp: TopicPartition) -> None:
+        for parked in self._parked.pop(tp, []):
+            if parked.timer is not None:
+                parked.timer.cancel()
+            self._send(
+                parked.src,
+                FetchResponse(
+                    parked.request.request_id, tp[0], tp[1], ErrorCode.NOT_LEADER_OR_FOLLOWER
+                ),
+            )
+
+    def _check_isr(self) -> None:
+        now = self._timers.now_ms()
+        lag = self.config.replica_lag_time_max_ms
+        for partition in self.partitions.values():
+            if partition.pending_isr is not None:
+                continue
+            stale = partition.out_of_sync(now, lag)
+            if stale:
+                self._propose_isr(partition, tuple(r for r in partition.isr if r not in stale))
+
+    def _propose_isr(self, partition: Partition, new_isr: tuple[int, ...]) -> None:
+        if partition.pending_isr is not None or self.controller_id is None:
+            return
+        partition.pending_isr = new_isr
+        state = partition.state
+        self._send(
+            self.controller_id,
+            AlterPartition(
+                self.broker_id,
+                self.incarnation,
+                state.topic,
+                state.partition,
+                state.leader_epoch,
+                state.partition_epoch,
+                new_isr,
+            ),
+        )
+        # The request or its answer may be lost: allow a new proposal after a while.
+        self._timers.call_later(
+            self.config.broker_heartbeat_interval_ms,
+            lambda: self._clear_stale_proposal(partition, state),
+        )
+
+    @staticmethod
+    def _clear_stale_proposal(partition: Partition, state: PartitionRecord) -> None:
+        if partition.state is state:
+            partition.pending_isr = None
+
+    def _handle_alter_response(self, resp: AlterPartitionResponse) -> None:
+        tp = (resp.topic, resp.partition)
+        partition = self.partitions.get(tp)
+        if partition is None:
+            return
+        if resp.state is not None and resp.state.partition_epoch > partition.state.partition_epoch:
+            partition.update_state(resp.state, self._timers.now_ms())
+            self.stats.isr_changes += 1
+            self._after_state_change(tp, partition)
+        else:
+            partition.pending_isr = None
+
+    # -- follower side of replication ------------------------------------------------------
+
+    def _start_fetcher(self, tp: TopicPartition, partition: Partition) -> None:
+        current = self._fetchers.get(tp)
+        state = partition.state
+        if (
+            current is not None
+            and current.leader == state.leader
+            and (current.leader_epoch == state.leader_epoch)
+        ):
+            return
+        self._stop_fetcher(tp)
+        fetcher = _FetcherState(state.leader, state.leader_epoch)
+        self._fetchers[tp] = fetcher
+        self._send_fetch(tp, fetcher)
+
+    def _stop_fetcher(self, tp: TopicPartition) -> None:
+        fetcher = self._fetchers.pop(tp, None)
+        if fetcher is not None and fetcher.timer is not None:
+            fetcher.timer.cancel()
+
+    def _send_fetch(self, tp: TopicPartition, fetcher: _FetcherState) -> None:
+        partition = self.partitions.get(tp)
+        if partition is None or self._fetchers.get(tp) is not fetcher or not self.running:
+            return
+        self._next_request_id += 1
+        fetcher.request_id = self._next_request_id
+        fetcher.in_flight = True
+        log = partition.log
+        self._send(
+            fetcher.leader,
+            FetchRequest(
+                self.broker_id,
+                fetcher.request_id,
+                tp[0],
+                tp[1],
+                log.log_end_offset,
+                fetcher.leader_epoch,
+                log.leader_epochs.latest_epoch
+                if log.log_end_offset > log.log_start_offset
+                else UNDEFINED_EPOCH,
+                self.config.replica_fetch_max_bytes,
+            ),
+        )
+        # Lost requests and answers are retried after a while (a dropped connection).
+        request_id = fetcher.request_id
+        if fetcher.timer is not None:
+            fetcher.timer.cancel()
+        fetcher.timer = self._timers.call_later(
+            self.config.replica_fetch_wait_max_ms + self.config.replica_fetch_backoff_ms,
+            lambda: self._retry_fetch(tp, fetcher, request_id),
+        )
+
+    def _retry_fetch(self, tp: TopicPartition, fetcher: _FetcherState, request_id: int) -> None:
+        if fetcher.request_id == request_id and fetcher.in_flight:
+            self._send_fetch(tp, fetcher)
+
+    def _handle_fetch_response(self, src: int, resp: FetchResponse) -> None:
+        tp = (resp.topic, resp.partition)
+        fetcher = self._fetchers.get(tp)
+        partition = self.partitions.get(tp)
+        if fetcher is None or partition is None or resp.request_id != fetcher.request_id:
+            return
+        fetcher.in_flight = False
+        if fetcher.timer is not None:
+            fetcher.timer.cancel()
+            fetcher.timer = None
+        log = partition.log
+        if resp.error != ErrorCode.NONE and resp.error != ErrorCode.OFFSET_OUT_OF_RANGE:
+            self._fetch_later(tp, fetcher, self.config.replica_fetch_backoff_ms)
+            return
+        if resp.error == ErrorCode.OFFSET_OUT_OF_RANGE:
+            if log.log_end_offset > resp.diverging_end_offset >= 0:
+                self._truncate(tp, log, resp.diverging_end_offset)
+            elif log.log_end_offset < resp.log_start_offset:
+                log.truncate_fully_and_start_at(resp.log_start_offset)
+            self._fetch_later(tp, fetcher, 0)
+            return
+        if resp.diverging_epoch != -1 or resp.diverging_end_offset != -1:
+            # KIP-320/KIP-595: cut this replica's tail where its history leaves the leader's.
+            if resp.diverging_epoch == UNDEFINED_EPOCH:
+                target = log.high_watermark
+            else:
+                _, local_end = log.end_offset_for_epoch(resp.diverging_epoch)
+                target = min(resp.diverging_end_offset, local_end)
+            self._truncate(tp, log, max(target, log.log_start_offset))
+            self._fetch_later(tp, fetcher, 0)
+            return
+        if resp.records:
+            try:
+                log.append_as_follower(resp.records)
+            except LogError:
+                self._fetch_later(tp, fetcher, self.config.replica_fetch_backoff_ms)
+                return
+        if resp.log_start_offset > log.log_start_offset:
+            log.update_high_watermark(
+                max(log.high_watermark, min(resp.high_watermark, log.log_end_offset))
+            )
+            if resp.log_start_offset <= log.high_watermark:
+                log.increment_log_start_offset(resp.log_start_offset)
+        log.update_high_watermark(min(resp.high_watermark, log.log_end_offset))
+        self._fetch_later(tp, fetcher, 0)
+
+    def _truncate(self, tp: TopicPartition, log: PartitionLog, offset: int) -> None:
+        if offset < log.log_end_offset:
+            self.stats.truncations.append((tp, log.log_end_offset - offset))
+            log.truncate_to(offset)
+
+    def _fetch_later(self, tp: TopicPartition, fetcher: _FetcherState, delay_ms: int) -> None:
+        if delay_ms == 0:
+            self._timers.call_later(0, lambda: self._send_fetch(tp, fetcher))
+        else:
+            fetcher.timer = self._timers.call_later(delay_ms, lambda: self._send_fetch(tp, fetcher))
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def _retention(self) -> None:
+        for partition in self.partitions.values():
+            partition.log.delete_old_segments()
+
+    def _clean(self) -> None:
+        for partition in self.partitions.values():
+            if partition.log.config.compact:
+                partition.log.compact()
+
+
+class _TimersClock:
+    """The cluster's clock as the log layer's `Clock`."""
+
+    __slots__ = ("_timers",)
+
+    def __init__(self, timers: Timers) -> None:
+        self._timers = timers
+
+    def now_ms(self) -> int:
+        return self._timers.now_ms()

@@ -1,0 +1,492 @@
+"""The deterministic cluster core: N brokers, one active controller, events and snapshots.
+
+It owns no thread and no socket: the runtime gives it `Timers`, a `Transport` and a
+`reachable(a, b)` view of the network, and calls it from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from kstream_nb.cluster.broker import Broker, ProduceCallback, ProduceResult
+from kstream_nb.cluster.config import BrokerConfig
+from kstream_nb.cluster.controller import Controller
+from kstream_nb.cluster.environment import Timers, Transport
+from kstream_nb.cluster.errors import (
+    BrokerNotAvailableError,
+    NotControllerError,
+    UnknownTopicError,
+)
+from kstream_nb.cluster.events import (
+    BrokerFencedEvent,
+    BrokerStarted,
+    BrokerStopped,
+    BrokerUnfencedEvent,
+    ClusterEvent,
+    ControllerChanged,
+    IsrChanged,
+    LeaderElected,
+    LogChanged,
+    TopicConfigAltered,
+    TopicCreated,
+    TopicDeleted,
+)
+from kstream_nb.cluster.metadata import (
+    NO_LEADER,
+    BrokerFenced,
+    BrokerUnfenced,
+    MetadataImage,
+    MetadataRecord,
+    PartitionRecord,
+    TopicConfigChanged,
+    TopicRecord,
+    TopicRemoved,
+)
+from kstream_nb.errors import ErrorCode
+from kstream_nb.log import BatchBuilder, LogConfig, LogEvent, PartitionLog, Record, decode_records
+
+__all__ = [
+    "BrokerSnapshot",
+    "ClusterCore",
+    "ClusterSnapshot",
+    "PartitionSnapshot",
+    "ReplicaSnapshot",
+]
+
+EVENTS_TOPIC = "__kstream_events"
+
+
+class BrokerSnapshot(msgspec.Struct, frozen=True):
+    broker_id: int
+    rack: str | None
+    status: str  # up, fenced, down
+    is_controller: bool
+
+
+class ReplicaSnapshot(msgspec.Struct, frozen=True):
+    broker_id: int
+    log_start_offset: int
+    high_watermark: int
+    log_end_offset: int
+    in_sync: bool
+    online: bool
+
+
+class PartitionSnapshot(msgspec.Struct, frozen=True):
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    replica_states: tuple[ReplicaSnapshot, ...]
+
+    @property
+    def offline(self) -> bool:
+        return self.leader == NO_LEADER
+
+    @property
+    def under_replicated(self) -> bool:
+        return len(self.isr) < len(self.replicas)
+
+
+class ClusterSnapshot(msgspec.Struct, frozen=True):
+    time_ms: int
+    controller_id: int | None
+    brokers: tuple[BrokerSnapshot, ...]
+    partitions: tuple[PartitionSnapshot, ...]
+
+    def partition(self, topic: str, partition: int) -> PartitionSnapshot:
+        for p in self.partitions:
+            if p.topic == topic and p.partition == partition:
+                return p
+        raise KeyError(f"{topic}-{partition}")
+
+
+class ClusterCore:
+    """N brokers in one process, driven by injected timers and transport."""
+
+    def __init__(
+        self,
+        timers: Timers,
+        transport: Transport,
+        data_dir: Path,
+        broker_ids: list[int],
+        config: BrokerConfig,
+        *,
+        racks: Mapping[int, str | None] | None = None,
+        reachable: Callable[[int, int], bool] = lambda a, b: True,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.timers = timers
+        self.transport = transport
+        self.data_dir = data_dir
+        self.broker_ids = sorted(broker_ids)
+        self.config = config
+        self.racks = dict(racks or {})
+        self.reachable = reachable
+        self.rng = rng or random.Random(0)
+        self.brokers: dict[int, Broker] = {}
+        self.controller_id: int | None = None
+        self._incarnations: dict[int, int] = {}
+        self._known: dict[tuple[str, int], PartitionRecord] = {}
+        self.events: list[ClusterEvent] = []
+        self._event_listeners: list[Callable[[ClusterEvent], None]] = []
+        self._encoder = msgspec.json.Encoder()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.event_log = PartitionLog(
+            data_dir / "_events" / f"{EVENTS_TOPIC}-0",
+            LogConfig.from_properties({"retention.ms": -1, "segment.bytes": 16 * 1024 * 1024}),
+            _Now(timers),
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for broker_id in self.broker_ids:
+            self._start_broker(broker_id, restart=False)
+        self.elect_controller()
+
+    def stop(self) -> None:
+        for broker in list(self.brokers.values()):
+            broker.close()
+        self.brokers.clear()
+        self.event_log.close()
+
+    def _start_broker(self, broker_id: int, *, restart: bool) -> Broker:
+        incarnation = self._incarnations.get(broker_id, -1) + 1
+        self._incarnations[broker_id] = incarnation
+        broker = Broker(
+            broker_id,
+            self.data_dir / f"broker-{broker_id}",
+            self.config,
+            self.timers,
+            self.transport,
+            rack=self.racks.get(broker_id),
+            incarnation=incarnation,
+            rng=random.Random(self.rng.getrandbits(32)),
+            on_log_event=self._on_log_event,
+        )
+        broker.controller_id = self.controller_id
+        self.brokers[broker_id] = broker
+        broker.start()
+        self._emit(BrokerStarted(self._now(), broker_id, restart))
+        return broker
+
+    def broker(self, broker_id: int) -> Broker:
+        if broker_id not in self.broker_ids:
+            raise BrokerNotAvailableError(
+                f"there is no broker {broker_id}; brokers are {self.broker_ids}"
+            )
+        broker = self.brokers.get(broker_id)
+        if broker is None:
+            raise BrokerNotAvailableError(
+                f"broker {broker_id} is down; restart it with restart_broker({broker_id})"
+            )
+        return broker
+
+    def kill_broker(self, broker_id: int) -> None:
+        """Crash a broker: its memory is gone, its files stay."""
+        broker = self.broker(broker_id)
+        broker.kill()
+        del self.brokers[broker_id]
+        self._emit(BrokerStopped(self._now(), broker_id, "killed"))
+        self.elect_controller()
+
+    def restart_broker(self, broker_id: int) -> None:
+        """Start a stopped broker again; it recovers its logs and rejoins."""
+        if broker_id not in self.broker_ids:
+            raise BrokerNotAvailableError(
+                f"there is no broker {broker_id}; brokers are {self.broker_ids}"
+            )
+        if broker_id in self.brokers:
+            raise BrokerNotAvailableError(f"broker {broker_id} is already running")
+        self._start_broker(broker_id, restart=True)
+        self.elect_controller()
+
+    def shutdown_broker(self, broker_id: int, done: Callable[[], None] | None = None) -> None:
+        """Controlled shutdown: leadership moves away first, then the broker stops cleanly."""
+        broker = self.broker(broker_id)
+
+        def finished() -> None:
+            self.brokers.pop(broker_id, None)
+            self._emit(BrokerStopped(self._now(), broker_id, "controlled shutdown"))
+            self.elect_controller()
+            if done is not None:
+                done()
+
+        if broker.controller is not None:
+            # The controller's own broker hands the role over before it goes.
+            broker.resign_controller()
+            self.controller_id = None
+            others = {b: x for b, x in self.brokers.items() if b != broker_id}
+            self._elect_among(others)
+        broker.request_shutdown(finished)
+
+    # -- controller election ---------------------------------------------------------------
+
+    def elect_controller(self) -> None:
+        """Keep the controller while it reaches a majority; else pick the most up-to-date one.
+
+        A stand-in for KRaft's Raft election: instant, and based on the network's reachability.
+        """
+        self._elect_among(self.brokers)
+
+    def _elect_among(self, running: Mapping[int, Broker]) -> None:
+        majority = len(self.broker_ids) // 2 + 1
+        candidates = [
+            b
+            for b in sorted(running)
+            if 1 + sum(1 for o in running if o != b and self.reachable(b, o)) >= majority
+        ]
+        current = self.controller_id
+        if current is not None and current in candidates:
+            return
+        new = (
+            max(candidates, key=lambda b: (running[b].metadata.offset, -b)) if candidates else None
+        )
+        if current is not None and current in self.brokers:
+            self.brokers[current].resign_controller()
+        self.controller_id = new
+        if new is not None:
+            self.brokers[new].become_controller(self.config, self.rng, self._on_records)
+        for broker in self.brokers.values():
+            broker.controller_id = new
+        if new != current:
+            self._emit(ControllerChanged(self._now(), new))
+
+    def controller(self) -> Controller:
+        broker = self.brokers.get(self.controller_id) if self.controller_id is not None else None
+        if broker is None or broker.controller is None:
+            raise NotControllerError(
+                "no controller is active: a majority of brokers must be running and connected"
+            )
+        return broker.controller
+
+    # -- topics (the admin API goes to the controller) ------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int | None = None,
+        replication_factor: int | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.controller().create_topic(
+            name,
+            self.config.num_partitions if partitions is None else partitions,
+            self.config.default_replication_factor
+            if replication_factor is None
+            else replication_factor,
+            config,
+        )
+
+    def delete_topic(self, name: str) -> None:
+        self.controller().delete_topic(name)
+
+    def create_partitions(self, name: str, total: int) -> None:
+        self.controller().create_partitions(name, total)
+
+    def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
+        self.controller().alter_topic_config(name, config)
+
+    def elect_preferred_leaders(self, topic: str | None = None) -> int:
+        return self.controller().elect_preferred_leaders(topic)
+
+    @property
+    def image(self) -> MetadataImage:
+        """The metadata as the controller (or, without one, any running broker) sees it."""
+        if self.controller_id is not None and self.controller_id in self.brokers:
+            return self.brokers[self.controller_id].metadata.image
+        for broker in self.brokers.values():
+            return broker.metadata.image
+        return MetadataImage()
+
+    # -- data ------------------------------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        partition: int,
+        records: bytes,
+        *,
+        acks: int = -1,
+        timeout_ms: int | None = None,
+        callback: ProduceCallback,
+    ) -> None:
+        """Send a batch to the partition's leader, as a client with fresh metadata does."""
+        state = self.image.partition(topic, partition)
+        if state is None:
+            callback(
+                ProduceResult(
+                    ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                    message=f"{topic}-{partition} does not exist",
+                )
+            )
+            return
+        leader = self.brokers.get(state.leader)
+        if leader is None:
+            callback(
+                ProduceResult(
+                    ErrorCode.LEADER_NOT_AVAILABLE,
+                    message=f"{topic}-{partition} has no live leader now",
+                )
+            )
+            return
+        leader.produce(
+            topic,
+            partition,
+            records,
+            acks,
+            self.config.request_timeout_ms if timeout_ms is None else timeout_ms,
+            callback,
+        )
+
+    def read(
+        self, topic: str, partition: int, offset: int = 0, max_bytes: int = 1 << 20
+    ) -> list[Record]:
+        """Records a consumer would see from the leader: from `offset`, below the high watermark."""
+        state = self.image.partition(topic, partition)
+        if state is None:
+            raise UnknownTopicError(f"{topic}-{partition} does not exist")
+        leader = self.brokers.get(state.leader)
+        if leader is None or (topic, partition) not in leader.partitions:
+            return []
+        log = leader.partitions[(topic, partition)].log
+        data = log.read(offset, max_bytes, max_offset=log.high_watermark)
+        return [r for r in decode_records(data) if r.offset >= offset]
+
+    def records(self, topic: str, partition: int, broker_id: int) -> list[Record]:
+        """Every record in one replica's log, committed or not (for checks and teaching)."""
+        log = self.broker(broker_id).partitions[(topic, partition)].log
+        return list(log.records())
+
+    # -- observability ---------------------------------------------------------------------
+
+    def describe(self) -> ClusterSnapshot:
+        image = self.image
+        brokers = []
+        for bid in self.broker_ids:
+            running = bid in self.brokers
+            state = image.brokers.get(bid)
+            status = (
+                "down" if not running else ("fenced" if state is None or state.fenced else "up")
+            )
+            brokers.append(
+                BrokerSnapshot(bid, self.racks.get(bid), status, bid == self.controller_id)
+            )
+        partitions = []
+        for topic in sorted(image.topics):
+            for index in sorted(image.topics[topic].partitions):
+                p = image.topics[topic].partitions[index]
+                replicas = []
+                for r in p.replicas:
+                    broker = self.brokers.get(r)
+                    local = broker.partitions.get((topic, index)) if broker else None
+                    if local is None:
+                        replicas.append(ReplicaSnapshot(r, -1, -1, -1, r in p.isr, False))
+                    else:
+                        log = local.log
+                        replicas.append(
+                            ReplicaSnapshot(
+                                r,
+                                log.log_start_offset,
+                                log.high_watermark,
+                                log.log_end_offset,
+                                r in p.isr,
+                                True,
+                            )
+                        )
+                partitions.append(
+                    PartitionSnapshot(
+                        topic, index, p.leader, p.leader_epoch, p.replicas, p.isr, tuple(replicas)
+                    )
+                )
+        return ClusterSnapshot(self._now(), self.controller_id, tuple(brokers), tuple(partitions))
+
+    def subscribe(self, listener: Callable[[ClusterEvent], None]) -> None:
+        self._event_listeners.append(listener)
+
+    def _now(self) -> int:
+        return self.timers.now_ms()
+
+    def _emit(self, event: ClusterEvent) -> None:
+        self.events.append(event)
+        builder = BatchBuilder()
+        builder.append(type(event).__name__.encode(), self._encoder.encode(event), event.time_ms)
+        self.event_log.append_as_leader(builder.build())
+        self.event_log.update_high_watermark(self.event_log.log_end_offset)
+        for listener in self._event_listeners:
+            listener(event)
+
+    def _on_log_event(self, broker_id: int, event: LogEvent) -> None:
+        self._emit(LogChanged(self._now(), broker_id, event))
+
+    def _on_records(self, records: list[MetadataRecord]) -> None:
+        now = self._now()
+        created: dict[str, list[PartitionRecord]] = {}
+        for record in records:
+            match record:
+                case BrokerFenced(broker_id=bid, reason=reason):
+                    self._emit(BrokerFencedEvent(now, bid, reason))
+                case BrokerUnfenced(broker_id=bid):
+                    self._emit(BrokerUnfencedEvent(now, bid))
+                case TopicRecord(name=name):
+                    created[name] = []
+                case TopicRemoved(name=name):
+                    self._emit(TopicDeleted(now, name))
+                    for key in [k for k in self._known if k[0] == name]:
+                        del self._known[key]
+                case TopicConfigChanged(name=name, config=config):
+                    self._emit(TopicConfigAltered(now, name, dict(config)))
+                case PartitionRecord():
+                    key = (record.topic, record.partition)
+                    before = self._known.get(key)
+                    self._known[key] = record
+                    if before is None:
+                        created.setdefault(record.topic, []).append(record)
+                        continue
+                    if before.leader != record.leader or before.leader_epoch != record.leader_epoch:
+                        self._emit(
+                            LeaderElected(
+                                now,
+                                record.topic,
+                                record.partition,
+                                record.leader,
+                                record.leader_epoch,
+                                before.leader,
+                                record.reason,
+                                "unclean" in record.reason,
+                            )
+                        )
+                    if before.isr != record.isr:
+                        self._emit(
+                            IsrChanged(
+                                now,
+                                record.topic,
+                                record.partition,
+                                record.isr,
+                                before.isr,
+                                record.reason,
+                            )
+                        )
+                case _:
+                    pass
+        for name, parts in created.items():
+            if parts:
+                self._emit(TopicCreated(now, name, len(parts), len(parts[0].replicas)))
+
+
+class _Now:
+    __slots__ = ("_timers",)
+
+    def __init__(self, timers: Timers) -> None:
+        self._timers = timers
+
+    def now_ms(self) -> int:
+        return self._timers.now_ms()
