@@ -194,11 +194,14 @@ class Broker:
                 if p.timer is not None:
                     p.timer.cancel()
         self._parked.clear()
-        for waiting in self._pending.values():
-            for w in waiting:
-                if w.timer is not None:
-                    w.timer.cancel()
-        self._pending.clear()
+        for tp in list(self._pending):
+            # The client's connection drops: it cannot know whether the write survived.
+            self._fail_pending(
+                tp,
+                ErrorCode.NETWORK_EXCEPTION,
+                f"broker {self.broker_id} went away before answering; the record "
+                "may or may not have been written",
+            )
         self._transport.unregister(self.broker_id)
 
     def request_shutdown(self, done: Callable[[], None]) -> None:

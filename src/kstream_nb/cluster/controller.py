@@ -82,6 +82,7 @@ def assign_replicas(
     """
     ordered = _rack_alternated(sorted(brokers), racks)
     n = len(ordered)
+    rack_count = len({racks.get(b) for b in ordered})
     start = rng.randrange(n)
     shift = rng.randrange(n)
     result: list[tuple[int, ...]] = []
@@ -89,11 +90,29 @@ def assign_replicas(
         if p > 0 and p % n == 0:
             shift += 1
         first = (p + start) % n
-        others = [
-            ordered[(first + 1 + (shift + j) % (n - 1)) % n] for j in range(replication_factor - 1)
-        ]
-        result.append((ordered[first], *others))
+        replicas = [ordered[first]]
+        if rack_count <= 1:
+            replicas += [
+                ordered[_replica_index(first, shift, j, n)] for j in range(replication_factor - 1)
+            ]
+        else:
+            # Prefer a rack without a replica yet, then any broker without one (Kafka's rule).
+            used_racks = {racks.get(ordered[first])}
+            k = 0
+            while len(replicas) < replication_factor:
+                broker = ordered[_replica_index(first, shift * rack_count, k, n)]
+                k += 1
+                rack = racks.get(broker)
+                if broker in replicas or (rack in used_racks and len(used_racks) < rack_count):
+                    continue
+                replicas.append(broker)
+                used_racks.add(rack)
+        result.append(tuple(replicas))
     return result
+
+
+def _replica_index(first: int, shift: int, index: int, n: int) -> int:
+    return (first + 1 + (shift + index) % (n - 1)) % n
 
 
 def _rack_alternated(brokers: list[int], racks: Mapping[int, str | None]) -> list[int]:

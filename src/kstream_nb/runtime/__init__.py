@@ -5,7 +5,16 @@ the core's `Timers`; `SimulatedNetwork` is its `Transport`, with fault injection
 Only this layer creates threads; the cluster core never imports it.
 """
 
+from kstream_nb.runtime.cluster import Cluster, ProduceError
 from kstream_nb.runtime.loop import EventLoop, RealTimeLoop, SimulatedLoop, Timer
 from kstream_nb.runtime.network import SimulatedNetwork
 
-__all__ = ["EventLoop", "RealTimeLoop", "SimulatedLoop", "SimulatedNetwork", "Timer"]
+__all__ = [
+    "Cluster",
+    "EventLoop",
+    "ProduceError",
+    "RealTimeLoop",
+    "SimulatedLoop",
+    "SimulatedNetwork",
+    "Timer",
+]

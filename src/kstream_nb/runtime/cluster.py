@@ -1,0 +1,369 @@
+"""`Cluster`: a multi-broker, Kafka-compatible cluster inside this Python process.
+
+```python
+from kstream_nb import Cluster
+with Cluster.start(brokers=3, simulated=True, seed=7) as cluster:
+    cluster.create_topic("orders", partitions=3, replication_factor=3)
+    cluster.produce("orders", b"hello", key=b"k")
+    cluster.kill_broker(2)
+    cluster.advance("10s")
+```
+
+In real time one background thread runs the cluster and every method hands its work to that
+thread; in simulated time nothing runs between calls, and `advance` moves the clock.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kstream_nb.clock import parse_duration_ms
+from kstream_nb.cluster import (
+    BrokerConfig,
+    ClusterCore,
+    ClusterEvent,
+    ClusterSnapshot,
+    ProduceResult,
+)
+from kstream_nb.cluster.events import NetworkChanged
+from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
+from kstream_nb.log import BatchBuilder, Record
+from kstream_nb.runtime.loop import RealTimeLoop, SimulatedLoop
+from kstream_nb.runtime.network import SimulatedNetwork
+
+__all__ = ["BASE_PORT", "Cluster", "ProduceError"]
+
+T = TypeVar("T")
+BASE_PORT = 9092
+_ACKS = {"all": -1, "-1": -1, "1": 1, "0": 0}
+
+
+class ProduceError(KafkaApiError):
+    """A produce request the cluster answered with an error."""
+
+
+class Cluster:
+    """N brokers, a controller and a network, in this kernel, in real or simulated time."""
+
+    def __init__(
+        self,
+        brokers: int = 3,
+        *,
+        data_dir: str | Path | None = None,
+        config: Mapping[str, Any] | None = None,
+        simulated: bool = False,
+        seed: int | None = None,
+        racks: Mapping[int, str] | None = None,
+        start_ms: int = 1_700_000_000_000,
+    ) -> None:
+        if brokers < 1:
+            raise ValueError(f"a cluster needs at least 1 broker, got {brokers}")
+        self.broker_ids = list(range(1, brokers + 1))
+        self.broker_config = BrokerConfig.from_properties(dict(config or {}))
+        self.simulated = simulated
+        self._temp_dir = data_dir is None
+        self.data_dir = (
+            Path(tempfile.mkdtemp(prefix="kstream-nb-")) if data_dir is None else Path(data_dir)
+        )
+        self._loop: SimulatedLoop | RealTimeLoop
+        if simulated:
+            self._loop = SimulatedLoop(start_ms=start_ms, seed=seed)
+        else:
+            self._loop = RealTimeLoop(seed=seed)
+        rng = random.Random(seed)
+        self.network = SimulatedNetwork(self._loop, rng=random.Random(rng.getrandbits(32)))
+        self.core = ClusterCore(
+            self._loop,
+            self.network,
+            self.data_dir,
+            self.broker_ids,
+            self.broker_config,
+            racks=racks,
+            reachable=self.network.is_reachable,
+            rng=random.Random(rng.getrandbits(32)),
+        )
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        brokers: int = 3,
+        data_dir: str | Path | None = None,
+        config: Mapping[str, Any] | None = None,
+        simulated: bool = False,
+        seed: int | None = None,
+        racks: Mapping[int, str] | None = None,
+    ) -> Cluster:
+        """Start brokers 1..N and wait until every one is registered and unfenced."""
+        cluster = cls(
+            brokers, data_dir=data_dir, config=config, simulated=simulated, seed=seed, racks=racks
+        )
+        if isinstance(cluster._loop, RealTimeLoop):
+            cluster._loop.start()
+        try:
+            cluster._call(cluster.core.start)
+            cluster.wait_until(
+                lambda: all(b.status == "up" for b in cluster.core.describe().brokers),
+                timeout="30s",
+                what="the brokers to register with the controller",
+            )
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def stop(self) -> None:
+        """Stop every broker cleanly, end the background thread, remove a temporary data dir."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            if isinstance(self._loop, RealTimeLoop):
+                if self._loop.is_running:
+                    self._loop.run_sync(self.core.stop)
+                    self._loop.stop()
+            else:
+                self.core.stop()
+        finally:
+            if self._temp_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """`localhost:9092,...`: broker N answers on port 9091+N (for clients, as in Kafka)."""
+        return ",".join(f"localhost:{BASE_PORT + b - 1}" for b in self.broker_ids)
+
+    # -- running on the cluster's thread ---------------------------------------------------
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        if self._stopped:
+            raise KStreamNbError("the cluster is stopped; start a new one with Cluster.start()")
+        if isinstance(self._loop, RealTimeLoop):
+            return self._loop.run_sync(fn)
+        return fn()
+
+    def now_ms(self) -> int:
+        return self._loop.now_ms()
+
+    def advance(self, duration: str | int) -> int:
+        """Simulated time only: run everything due in the next `duration` ("5s", "1h")."""
+        if not isinstance(self._loop, SimulatedLoop):
+            raise KStreamNbError(
+                "advance() moves simulated time; start the cluster with simulated=True, or wait "
+                "in real time"
+            )
+        return self._loop.advance(duration)
+
+    def wait_until(
+        self, predicate: Callable[[], bool], timeout: str | int = "30s", what: str = "a condition"
+    ) -> None:
+        """Run (simulated) or wait (real time) until `predicate()` holds, or raise TimeoutError."""
+        limit = parse_duration_ms(timeout)
+        if isinstance(self._loop, SimulatedLoop):
+            if not self._loop.run_until(predicate, limit):
+                raise TimeoutError(
+                    f"timed out after {timeout} of simulated time waiting for {what}"
+                )
+            return
+        done = threading.Event()
+
+        def poll() -> None:
+            if predicate():
+                done.set()
+            elif not done.is_set():
+                self._loop.call_later(10, poll)
+
+        self._loop.call_soon(poll)
+        if not done.wait(limit / 1000):
+            done.set()
+            raise TimeoutError(f"timed out after {timeout} waiting for {what}")
+
+    # -- topics ----------------------------------------------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int | None = None,
+        replication_factor: int | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Create a topic and wait until every partition has its leader."""
+        self._call(lambda: self.core.create_topic(name, partitions, replication_factor, config))
+        self.wait_until(
+            lambda: self._all_leaders_ready(name),
+            timeout="30s",
+            what=f"the partitions of {name} to get their leaders",
+        )
+
+    def _all_leaders_ready(self, topic: str) -> bool:
+        image = self.core.image.topics.get(topic)
+        if image is None:
+            return False
+        for index, state in image.partitions.items():
+            broker = self.core.brokers.get(state.leader)
+            local = broker.partitions.get((topic, index)) if broker else None
+            if local is None or not local.is_leader:
+                return False
+        return True
+
+    def delete_topic(self, name: str) -> None:
+        self._call(lambda: self.core.delete_topic(name))
+
+    def create_partitions(self, name: str, total: int) -> None:
+        self._call(lambda: self.core.create_partitions(name, total))
+        self.wait_until(
+            lambda: self._all_leaders_ready(name),
+            timeout="30s",
+            what=f"the new partitions of {name}",
+        )
+
+    def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
+        self._call(lambda: self.core.alter_topic_config(name, config))
+
+    def elect_preferred_leaders(self, topic: str | None = None) -> int:
+        return self._call(lambda: self.core.elect_preferred_leaders(topic))
+
+    def topics(self) -> list[str]:
+        return self._call(lambda: sorted(self.core.image.topics))
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def kill_broker(self, broker_id: int) -> None:
+        """Crash a broker: in-memory state gone, files kept. Leaders move after the session
+        timeout (`broker.session.timeout.ms`), as when a real broker process dies."""
+        self._call(lambda: self.core.kill_broker(broker_id))
+
+    def restart_broker(self, broker_id: int) -> None:
+        """Start a killed or stopped broker: it recovers its logs, catches up, rejoins the ISR."""
+        self._call(lambda: self.core.restart_broker(broker_id))
+
+    def shutdown_broker(self, broker_id: int, timeout: str = "30s") -> None:
+        """Controlled shutdown: leadership moves first, then the broker stops cleanly."""
+        done = threading.Event()
+        self._call(lambda: self.core.shutdown_broker(broker_id, done.set))
+        self.wait_until(done.is_set, timeout=timeout, what=f"broker {broker_id} to shut down")
+
+    def isolate_broker(self, broker_id: int) -> None:
+        """Cut every link between this broker and the others."""
+        self._check_broker(broker_id)
+        self._network_change("isolate", (broker_id,), lambda: self.network.isolate(broker_id))
+
+    def cut_link(self, a: int, b: int) -> None:
+        """Cut the link between two brokers, both ways."""
+        self._check_broker(a)
+        self._check_broker(b)
+        self._network_change("cut", (a, b), lambda: self.network.cut_link(a, b))
+
+    def slow_link(self, a: int, b: int, latency: str | int) -> None:
+        """Add latency to the link between two brokers, both ways ("200ms")."""
+        self._check_broker(a)
+        self._check_broker(b)
+        ms = parse_duration_ms(latency)
+        self._network_change("slow", (a, b), lambda: self.network.set_latency(a, b, ms), ms)
+
+    def heal(self) -> None:
+        """Undo every cut, isolation and slow link."""
+        self._network_change("heal", (), self.network.heal)
+
+    def _check_broker(self, broker_id: int) -> None:
+        if broker_id not in self.broker_ids:
+            raise KafkaApiError(
+                f"there is no broker {broker_id}; brokers are {self.broker_ids}",
+                code=ErrorCode.BROKER_NOT_AVAILABLE,
+            )
+
+    def _network_change(
+        self, change: str, brokers: tuple[int, ...], apply: Callable[[], None], latency: int = 0
+    ) -> None:
+        def run() -> None:
+            apply()
+            self.core._emit(NetworkChanged(self.core._now(), change, brokers, latency))
+            self.core.elect_controller()
+
+        self._call(run)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        *,
+        partition: int = 0,
+        acks: str | int = "all",
+        timestamp: int | None = None,
+        headers: list[tuple[str, bytes | None]] | None = None,
+        timeout: str | int = "30s",
+    ) -> ProduceResult:
+        """Write one record and wait for the answer; raises `ProduceError` on an error."""
+        builder = BatchBuilder()
+        builder.append(key, value, self.now_ms() if timestamp is None else timestamp, headers or ())
+        result = self.produce_batch(topic, partition, builder.build(), acks=acks, timeout=timeout)
+        if result.error != ErrorCode.NONE:
+            raise ProduceError(result.message or result.error.name, code=result.error)
+        return result
+
+    def produce_batch(
+        self,
+        topic: str,
+        partition: int,
+        batch: bytes,
+        *,
+        acks: str | int = "all",
+        timeout: str | int = "30s",
+    ) -> ProduceResult:
+        """Send one record batch to a partition's leader and wait for its ProduceResult."""
+        ack = _ACKS.get(str(acks))
+        if ack is None:
+            raise KafkaApiError(
+                f"acks must be all, -1, 1 or 0; got {acks!r}", code=ErrorCode.INVALID_REQUIRED_ACKS
+            )
+        results: list[ProduceResult] = []
+        timeout_ms = parse_duration_ms(timeout)
+        self._call(
+            lambda: self.core.produce(
+                topic, partition, batch, acks=ack, timeout_ms=timeout_ms, callback=results.append
+            )
+        )
+        self.wait_until(
+            lambda: bool(results),
+            timeout=timeout_ms + 1000,
+            what=f"the answer to a produce to {topic}-{partition}",
+        )
+        return results[0]
+
+    def read(
+        self, topic: str, partition: int = 0, offset: int = 0, max_bytes: int = 1 << 20
+    ) -> list[Record]:
+        """What a consumer fetching from the leader sees: records below the high watermark."""
+        return self._call(lambda: self.core.read(topic, partition, offset, max_bytes))
+
+    # -- observability ---------------------------------------------------------------------
+
+    def describe(self) -> ClusterSnapshot:
+        """A snapshot: brokers and, per partition, leader, epoch, replicas, ISR and offsets."""
+        return self._call(self.core.describe)
+
+    def events(self) -> list[ClusterEvent]:
+        """Every cluster event so far (also in the `__kstream_events` topic)."""
+        return self._call(lambda: list(self.core.events))
+
+    def __repr__(self) -> str:
+        mode = "simulated" if self.simulated else "real time"
+        state = "stopped" if self._stopped else "running"
+        return f"Cluster(brokers={len(self.broker_ids)}, {mode}, {state})"
