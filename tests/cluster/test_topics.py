@@ -139,7 +139,7 @@ def test_assignment_is_balanced_and_rack_aware(
     brokers: int, partitions: int, data: st.DataObject
 ) -> None:
     rf = data.draw(st.integers(1, brokers), label="rf")
-    racks = {b: "rack-%d" % (b % 3) for b in range(brokers)}
+    racks = {b: f"rack-{b % 3}" for b in range(brokers)}
     assignment = assign_replicas(
         list(range(brokers)), racks, partitions, rf, random.Random(data.draw(st.integers(0, 99)))
     )
