@@ -41,3 +41,15 @@ def test_log_benchmark_runs_in_quick_mode() -> None:
     ).stdout
     assert "encode + append" in out
     assert "plain os.write" in out
+
+
+def test_cluster_demo_runs_in_simulated_time() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "cluster_demo.py"), "--simulated"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "rejoined every ISR" in out
+    assert "nothing acknowledged was lost" in out

@@ -274,3 +274,17 @@ def test_real_time_cluster_produces_fails_over_and_leaves_no_thread(tmp_path) ->
         cluster.restart_broker(leader)
         assert [r.value for r in cluster.read(TOPIC)] == [b"one", b"two"]
     assert set(threading.enumerate()) <= before
+
+
+def test_events_are_records_in_the_internal_events_topic(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(**FAST)
+    cluster.trace_high_watermarks()
+    cluster.create_topic(TOPIC, partitions=1, replication_factor=3)
+    cluster.produce(TOPIC, b"x")
+    cluster.advance("1s")
+    kinds = [type(e).__name__ for e in cluster.events()]
+    assert "TopicCreated" in kinds
+    assert "HighWatermarkMoved" in kinds
+    stored = list(cluster.core.event_log.records())
+    assert [r.key.decode() for r in stored if r.key] == kinds
+    assert all(r.value and r.value.startswith(b"{") for r in stored)

@@ -112,6 +112,7 @@ class Broker:
         incarnation: int = 0,
         rng: random.Random | None = None,
         on_log_event: Callable[[int, LogEvent], None] | None = None,
+        on_high_watermark: Callable[[int, str, int, int], None] | None = None,
     ) -> None:
         self.broker_id = broker_id
         self.log_dir = log_dir
@@ -122,6 +123,7 @@ class Broker:
         self._transport = transport
         self._rng = rng or random.Random(broker_id)
         self._on_log_event = on_log_event
+        self._on_high_watermark_moved = on_high_watermark
         self.controller_id: int | None = None
         self.controller: Controller | None = None
         self.fenced = True
@@ -497,6 +499,12 @@ class Broker:
             p.callback(ProduceResult(code, message=message))
 
     def _on_high_watermark(self, tp: TopicPartition) -> None:
+        if self._on_high_watermark_moved is not None:
+            partition = self.partitions.get(tp)
+            if partition is not None:
+                self._on_high_watermark_moved(
+                    self.broker_id, tp[0], tp[1], partition.log.high_watermark
+                )
         self._complete_pending(tp)
         self._wake_parked(tp)
 

@@ -29,6 +29,7 @@ from kstream_nb.cluster.events import (
     BrokerUnfencedEvent,
     ClusterEvent,
     ControllerChanged,
+    HighWatermarkMoved,
     IsrChanged,
     LeaderElected,
     LogChanged,
@@ -138,6 +139,8 @@ class ClusterCore:
         self.events: list[ClusterEvent] = []
         self._event_listeners: list[Callable[[ClusterEvent], None]] = []
         self._encoder = msgspec.json.Encoder()
+        # High watermark events are many; they are recorded only while someone asks for them.
+        self.trace_high_watermarks = False
         data_dir.mkdir(parents=True, exist_ok=True)
         self.event_log = PartitionLog(
             data_dir / "_events" / f"{EVENTS_TOPIC}-0",
@@ -171,6 +174,7 @@ class ClusterCore:
             incarnation=incarnation,
             rng=random.Random(self.rng.getrandbits(32)),
             on_log_event=self._on_log_event,
+            on_high_watermark=self._on_high_watermark,
         )
         broker.controller_id = self.controller_id
         self.brokers[broker_id] = broker
@@ -423,6 +427,10 @@ class ClusterCore:
         self.event_log.update_high_watermark(self.event_log.log_end_offset)
         for listener in self._event_listeners:
             listener(event)
+
+    def _on_high_watermark(self, broker_id: int, topic: str, partition: int, hw: int) -> None:
+        if self.trace_high_watermarks:
+            self._emit(HighWatermarkMoved(self._now(), broker_id, topic, partition, hw))
 
     def _on_log_event(self, broker_id: int, event: LogEvent) -> None:
         self._emit(LogChanged(self._now(), broker_id, event))

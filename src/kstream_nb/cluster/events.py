@@ -13,6 +13,7 @@ __all__ = [
     "BrokerUnfencedEvent",
     "ClusterEvent",
     "ControllerChanged",
+    "HighWatermarkMoved",
     "IsrChanged",
     "LeaderElected",
     "LogChanged",
@@ -96,6 +97,16 @@ class NetworkChanged(msgspec.Struct, frozen=True, tag=True):
     latency_ms: int = 0
 
 
+class HighWatermarkMoved(msgspec.Struct, frozen=True, tag=True):
+    """A leader advanced a partition's high watermark (only when tracing is switched on)."""
+
+    time_ms: int
+    broker_id: int
+    topic: str
+    partition: int
+    high_watermark: int
+
+
 class LogChanged(msgspec.Struct, frozen=True, tag=True):
     """A storage event (segment rolled, deleted, compacted, log truncated) on one broker."""
 
@@ -116,5 +127,6 @@ ClusterEvent = (
     | TopicDeleted
     | TopicConfigAltered
     | NetworkChanged
+    | HighWatermarkMoved
     | LogChanged
 )

@@ -42,6 +42,7 @@ __all__ = ["BASE_PORT", "Cluster", "ProduceError"]
 T = TypeVar("T")
 BASE_PORT = 9092
 _ACKS = {"all": -1, "-1": -1, "1": 1, "0": 0}
+_LEADER_MOVING = (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE)
 
 
 class ProduceError(KafkaApiError):
@@ -167,6 +168,12 @@ class Cluster:
                 "in real time"
             )
         return self._loop.advance(duration)
+
+    def _pause(self, ms: int) -> None:
+        if isinstance(self._loop, SimulatedLoop):
+            self._loop.advance(ms)
+        else:
+            threading.Event().wait(ms / 1000)
 
     def wait_until(
         self, predicate: Callable[[], bool], timeout: str | int = "30s", what: str = "a condition"
@@ -310,10 +317,21 @@ class Cluster:
         headers: list[tuple[str, bytes | None]] | None = None,
         timeout: str | int = "30s",
     ) -> ProduceResult:
-        """Write one record and wait for the answer; raises `ProduceError` on an error."""
+        """Write one record and wait for the answer; raises `ProduceError` on an error.
+
+        Like a client, it retries (every 100 ms, within `timeout`) while the partition's leader
+        is moving (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE): nothing was written then.
+        """
         builder = BatchBuilder()
         builder.append(key, value, self.now_ms() if timestamp is None else timestamp, headers or ())
-        result = self.produce_batch(topic, partition, builder.build(), acks=acks, timeout=timeout)
+        batch = builder.build()
+        deadline = self.now_ms() + parse_duration_ms(timeout)
+        while True:
+            remaining = max(1, deadline - self.now_ms())
+            result = self.produce_batch(topic, partition, batch, acks=acks, timeout=remaining)
+            if result.error not in _LEADER_MOVING or self.now_ms() + 100 >= deadline:
+                break
+            self._pause(100)
         if result.error != ErrorCode.NONE:
             raise ProduceError(result.message or result.error.name, code=result.error)
         return result
@@ -358,6 +376,14 @@ class Cluster:
     def describe(self) -> ClusterSnapshot:
         """A snapshot: brokers and, per partition, leader, epoch, replicas, ISR and offsets."""
         return self._call(self.core.describe)
+
+    def trace_high_watermarks(self, enabled: bool = True) -> None:
+        """Record a `HighWatermarkMoved` event each time a leader advances a high watermark."""
+
+        def switch() -> None:
+            self.core.trace_high_watermarks = enabled
+
+        self._call(switch)
 
     def events(self) -> list[ClusterEvent]:
         """Every cluster event so far (also in the `__kstream_events` topic)."""
