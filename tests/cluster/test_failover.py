@@ -288,3 +288,19 @@ def test_events_are_records_in_the_internal_events_topic(make_cluster: MakeClust
     stored = list(cluster.core.event_log.records())
     assert [r.key.decode() for r in stored if r.key] == kinds
     assert all(r.value and r.value.startswith(b"{") for r in stored)
+
+
+def test_a_whole_cluster_restarts_on_its_data_dir(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with Cluster.start(brokers=3, simulated=True, seed=5, data_dir=tmp_path) as cluster:
+        cluster.create_topic(TOPIC, partitions=2, replication_factor=3)
+        for i in range(6):
+            cluster.produce(TOPIC, b"%d" % i, partition=i % 2)
+        cluster.advance("1s")
+    with Cluster.start(brokers=3, simulated=True, seed=5, data_dir=tmp_path) as cluster:
+        cluster.advance("5s")
+        assert cluster.topics() == [TOPIC]
+        assert [r.value for r in cluster.read(TOPIC, 0)] == [b"0", b"2", b"4"]
+        cluster.produce(TOPIC, b"after restart", partition=1)
+        cluster.advance("1s")
+        assert [r.value for r in cluster.read(TOPIC, 1)] == [b"1", b"3", b"5", b"after restart"]
+        assert all(len(p.isr) == 3 for p in cluster.describe().partitions)

@@ -176,6 +176,12 @@ class ClusterCore:
             on_log_event=self._on_log_event,
             on_high_watermark=self._on_high_watermark,
         )
+        # A broker epoch is new for every start, also across a restart of the whole cluster on
+        # the same data_dir: past the epoch its own metadata copy last recorded for it.
+        known = broker.metadata.image.brokers.get(broker_id)
+        if known is not None and known.broker_epoch >= broker.incarnation:
+            broker.incarnation = known.broker_epoch + 1
+        self._incarnations[broker_id] = broker.incarnation
         broker.controller_id = self.controller_id
         self.brokers[broker_id] = broker
         broker.start()
