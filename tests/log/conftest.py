@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from kstream_nb.log import LogConfig, PartitionLog
 from tests.log.util import START_MS
 
 MakeLog = Callable[..., PartitionLog]
+OpenLog = Callable[..., PartitionLog]
 
 
 @pytest.fixture
@@ -34,3 +35,20 @@ def make_log(tmp_path: Path, clock: ManualClock) -> Iterator[MakeLog]:
     yield factory
     for log in opened:
         log.close()
+
+
+@pytest.fixture
+def manual_clock(clock: ManualClock) -> ManualClock:
+    return clock
+
+
+@pytest.fixture
+def open_log(make_log: MakeLog) -> OpenLog:
+    """`open_log({"kafka.key": value}, name="orders-0")`, closed at teardown like `make_log`."""
+
+    def factory(
+        properties: Mapping[str, Any] | None = None, name: str = "orders-0"
+    ) -> PartitionLog:
+        return make_log(name, **{k.replace(".", "_"): v for k, v in (properties or {}).items()})
+
+    return factory

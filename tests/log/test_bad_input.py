@@ -7,7 +7,7 @@ import random
 import re
 import struct
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from kstream_nb.log import (
     Record,
     RecordTooLargeError,
 )
+from tests.log.conftest import OpenLog
 
 with warnings.catch_warnings():
     # kafka-python 3.0's package import calls the deprecated importlib.resources.read_text.
@@ -40,34 +41,10 @@ with warnings.catch_warnings():
     from kafka.record.default_records import DefaultRecordBatch
 
 START_MS = 1_700_000_000_000
-OpenLog = Callable[..., PartitionLog]
 Row = tuple[bytes | None, bytes | None]
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def manual_clock() -> ManualClock:
-    return ManualClock(START_MS)
-
-
-@pytest.fixture
-def open_log(tmp_path: Path, manual_clock: ManualClock) -> Iterator[OpenLog]:
-    """`open_log({"kafka.key": value}, name="orders-0")`; every log opened is closed at teardown."""
-    opened: list[PartitionLog] = []
-
-    def factory(
-        properties: Mapping[str, Any] | None = None, name: str = "orders-0"
-    ) -> PartitionLog:
-        config = LogConfig.from_properties(properties or {})
-        log = PartitionLog(tmp_path / name, config, manual_clock)
-        opened.append(log)
-        return log
-
-    yield factory
-    for log in opened:
-        log.close()
 
 
 def batch_of(

@@ -13,7 +13,7 @@ import re
 import struct
 import types
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ import cramjam
 import pytest
 
 from kstream_nb.clock import ManualClock
-from kstream_nb.log import AppendInfo, BatchBuilder, Compression, LogConfig, PartitionLog
+from kstream_nb.log import AppendInfo, BatchBuilder, Compression, PartitionLog
+from tests.log.conftest import OpenLog
 
 with warnings.catch_warnings():
     # kafka-python 3.0's package import calls the deprecated importlib.resources.read_text.
@@ -39,33 +40,9 @@ LEADER_EPOCH = 7
 
 OffsetIndexEntry = tuple[int, int]  # (relative offset, position)
 TimeIndexEntry = tuple[int, int]  # (timestamp, relative offset)
-OpenLog = Callable[..., PartitionLog]
 
 
 # -- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def manual_clock() -> ManualClock:
-    return ManualClock(START_MS)
-
-
-@pytest.fixture
-def open_log(tmp_path: Path, manual_clock: ManualClock) -> Iterator[OpenLog]:
-    """`open_log({"kafka.key": value}, name="orders-0")`; every log opened is closed at teardown."""
-    opened: list[PartitionLog] = []
-
-    def factory(
-        properties: Mapping[str, Any] | None = None, name: str = "orders-0"
-    ) -> PartitionLog:
-        config = LogConfig.from_properties(properties or {})
-        log = PartitionLog(tmp_path / name, config, manual_clock)
-        opened.append(log)
-        return log
-
-    yield factory
-    for log in opened:
-        log.close()
 
 
 @pytest.fixture(autouse=True)

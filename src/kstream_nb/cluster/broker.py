@@ -137,7 +137,7 @@ class Broker:
         self._shutdown_callback: Callable[[], None] | None = None
         self.stats = BrokerStats()
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.metadata = MetadataLog(log_dir, _TimersClock(timers))
+        self.metadata = MetadataLog(log_dir, timers)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -346,7 +346,7 @@ class Broker:
                     log = PartitionLog(
                         self.log_dir / f"{topic}-{p}",
                         config,
-                        _TimersClock(self._timers),
+                        self._timers,
                         on_event=self._log_event,
                     )
                     partition = Partition(self.broker_id, log, state, now)
@@ -745,15 +745,3 @@ class Broker:
         for partition in self.partitions.values():
             if partition.log.config.compact:
                 partition.log.compact()
-
-
-class _TimersClock:
-    """The cluster's clock as the log layer's `Clock`."""
-
-    __slots__ = ("_timers",)
-
-    def __init__(self, timers: Timers) -> None:
-        self._timers = timers
-
-    def now_ms(self) -> int:
-        return self._timers.now_ms()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kstream_nb.log import InvalidConfigError, LogConfig
+from kstream_nb.log.config import parse_bool, parse_long
 
 __all__ = ["BrokerConfig"]
 
@@ -77,58 +78,33 @@ class BrokerConfig:
         return LogConfig.from_properties(props)
 
 
-def _int(key: str, raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise InvalidConfigError(f"{key} must be a whole number, got {raw!r}")
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise InvalidConfigError(f"{key} must be a whole number, got {raw!r}") from None
-
-
-def _positive(key: str, raw: Any) -> int:
-    value = _int(key, raw)
-    if value < 1:
-        raise InvalidConfigError(f"{key} must be at least 1, got {value}")
-    return value
-
-
-def _bool(key: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text not in ("true", "false"):
-        raise InvalidConfigError(f"{key} must be true or false, got {raw!r}")
-    return text == "true"
-
-
 def _text(key: str, raw: Any) -> str:
     return str(raw).strip()
 
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
-    "num_partitions": _positive,
-    "default_replication_factor": _positive,
-    "min_insync_replicas": _positive,
-    "unclean_leader_election_enable": _bool,
-    "auto_create_topics_enable": _bool,
-    "replica_lag_time_max_ms": _positive,
-    "replica_fetch_wait_max_ms": _positive,
-    "replica_fetch_max_bytes": _positive,
-    "replica_fetch_backoff_ms": _positive,
-    "broker_heartbeat_interval_ms": _positive,
-    "broker_session_timeout_ms": _positive,
-    "request_timeout_ms": _positive,
-    "log_retention_hours": _int,
-    "log_retention_ms": _int,
-    "log_retention_bytes": _int,
-    "log_segment_bytes": _positive,
-    "log_segment_ms": _positive,
+    "num_partitions": parse_long(1),
+    "default_replication_factor": parse_long(1),
+    "min_insync_replicas": parse_long(1),
+    "unclean_leader_election_enable": parse_bool,
+    "auto_create_topics_enable": parse_bool,
+    "replica_lag_time_max_ms": parse_long(1),
+    "replica_fetch_wait_max_ms": parse_long(1),
+    "replica_fetch_max_bytes": parse_long(1),
+    "replica_fetch_backoff_ms": parse_long(1),
+    "broker_heartbeat_interval_ms": parse_long(1),
+    "broker_session_timeout_ms": parse_long(1),
+    "request_timeout_ms": parse_long(1),
+    "log_retention_hours": parse_long(-1),
+    "log_retention_ms": parse_long(-1),
+    "log_retention_bytes": parse_long(-1),
+    "log_segment_bytes": parse_long(1),
+    "log_segment_ms": parse_long(1),
     "log_cleanup_policy": _text,
-    "log_retention_check_interval_ms": _positive,
-    "log_cleaner_backoff_ms": _positive,
-    "message_max_bytes": _positive,
+    "log_retention_check_interval_ms": parse_long(1),
+    "log_cleaner_backoff_ms": parse_long(1),
+    "message_max_bytes": parse_long(1),
     "compression_type": _text,
-    "auto_leader_rebalance_enable": _bool,
-    "leader_imbalance_check_interval_seconds": _positive,
+    "auto_leader_rebalance_enable": parse_bool,
+    "leader_imbalance_check_interval_seconds": parse_long(1),
 }

@@ -145,7 +145,7 @@ class ClusterCore:
         self.event_log = PartitionLog(
             data_dir / "_events" / f"{EVENTS_TOPIC}-0",
             LogConfig.from_properties({"retention.ms": -1, "segment.bytes": 16 * 1024 * 1024}),
-            _Now(timers),
+            timers,  # the cluster's Timers are its Clock (both answer now_ms)
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -494,13 +494,3 @@ class ClusterCore:
         for name, parts in created.items():
             if parts:
                 self._emit(TopicCreated(now, name, len(parts), len(parts[0].replicas)))
-
-
-class _Now:
-    __slots__ = ("_timers",)
-
-    def __init__(self, timers: Timers) -> None:
-        self._timers = timers
-
-    def now_ms(self) -> int:
-        return self._timers.now_ms()

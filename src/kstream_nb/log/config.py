@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from kstream_nb.log.errors import InvalidConfigError
 
-__all__ = ["LONG_MAX", "LogConfig"]
+__all__ = ["LONG_MAX", "LogConfig", "parse_bool", "parse_int", "parse_long"]
 
 LONG_MAX = 2**63 - 1
 COMPRESSION_TYPES = ("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
@@ -94,7 +94,7 @@ def _field_name(key: str) -> str:
     return key.replace(".", "_")
 
 
-def _long(minimum: int) -> Callable[[str, Any], int]:
+def parse_long(minimum: int) -> Callable[[str, Any], int]:
     def parse(key: str, raw: Any) -> int:
         if isinstance(raw, bool):
             raise InvalidConfigError(f"{key} must be a whole number, got {raw!r}")
@@ -109,11 +109,11 @@ def _long(minimum: int) -> Callable[[str, Any], int]:
     return parse
 
 
-def _int(minimum: int) -> Callable[[str, Any], int]:
-    parse_long = _long(minimum)
+def parse_int(minimum: int) -> Callable[[str, Any], int]:
+    as_long = parse_long(minimum)
 
     def parse(key: str, raw: Any) -> int:
-        value = parse_long(key, raw)
+        value = as_long(key, raw)
         if value > 2**31 - 1:
             raise InvalidConfigError(
                 f"{key} must fit in 32 bits (at most {2**31 - 1}), got {value}"
@@ -133,7 +133,7 @@ def _ratio(key: str, raw: Any) -> float:
     return value
 
 
-def _bool(key: str, raw: Any) -> bool:
+def parse_bool(key: str, raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -163,27 +163,27 @@ def _policy(key: str, raw: Any) -> CleanupPolicy:
 
 
 _SPECS: dict[str, Callable[[str, Any], Any]] = {
-    "segment.bytes": _int(14),
-    "segment.ms": _long(1),
-    "segment.jitter.ms": _long(0),
-    "segment.index.bytes": _int(4),
-    "index.interval.bytes": _int(0),
-    "flush.messages": _long(1),
-    "flush.ms": _long(0),
-    "retention.ms": _long(-1),
-    "retention.bytes": _long(-1),
+    "segment.bytes": parse_int(14),
+    "segment.ms": parse_long(1),
+    "segment.jitter.ms": parse_long(0),
+    "segment.index.bytes": parse_int(4),
+    "index.interval.bytes": parse_int(0),
+    "flush.messages": parse_long(1),
+    "flush.ms": parse_long(0),
+    "retention.ms": parse_long(-1),
+    "retention.bytes": parse_long(-1),
     "cleanup.policy": _policy,
-    "delete.retention.ms": _long(0),
-    "min.compaction.lag.ms": _long(0),
-    "max.compaction.lag.ms": _long(1),
+    "delete.retention.ms": parse_long(0),
+    "min.compaction.lag.ms": parse_long(0),
+    "max.compaction.lag.ms": parse_long(1),
     "min.cleanable.dirty.ratio": _ratio,
-    "max.message.bytes": _int(0),
+    "max.message.bytes": parse_int(0),
     "message.timestamp.type": _choice(TIMESTAMP_TYPES),
-    "message.timestamp.before.max.ms": _long(0),
-    "message.timestamp.after.max.ms": _long(0),
+    "message.timestamp.before.max.ms": parse_long(0),
+    "message.timestamp.after.max.ms": parse_long(0),
     "compression.type": _choice(COMPRESSION_TYPES),
-    "file.delete.delay.ms": _long(0),
-    "preallocate": _bool,
-    "min.insync.replicas": _int(1),
-    "unclean.leader.election.enable": _bool,
+    "file.delete.delay.ms": parse_long(0),
+    "preallocate": parse_bool,
+    "min.insync.replicas": parse_int(1),
+    "unclean.leader.election.enable": parse_bool,
 }
