@@ -8,6 +8,7 @@ import pytest
 
 from kstream_nb.cluster import ProduceResult
 from kstream_nb.errors import ErrorCode
+from kstream_nb.log import BatchBuilder
 from tests.cluster.conftest import MakeCluster, send, values
 
 TOPIC = "orders"
@@ -147,3 +148,23 @@ def test_min_insync_replicas_refuses_writes_it_cannot_protect(make_cluster: Make
     assert values(cluster, TOPIC, 0, part.leader) == [b"in flight while the ISR shrinks"]
     ok = send(cluster, TOPIC, 0, b"acks=1 still works", acks=1)
     assert ok[0].error == ErrorCode.NONE
+
+
+def test_an_idempotent_retry_after_failover_is_not_written_twice(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = make_cluster(broker_session_timeout_ms=3_000, broker_heartbeat_interval_ms=500)
+    cluster.create_topic(TOPIC, partitions=1, replication_factor=3)
+    pid, epoch = cluster.init_producer_id()
+    assert cluster.init_producer_id()[0] == pid + 1  # ids are unique
+    builder = BatchBuilder(producer_id=pid, producer_epoch=epoch, base_sequence=0)
+    builder.append(b"k", b"once", cluster.now_ms())
+    batch = builder.build()
+    first = cluster.produce_batch(TOPIC, 0, batch)
+    leader = cluster.describe().partition(TOPIC, 0).leader
+    cluster.kill_broker(leader)  # the producer never saw the answer, say, and retries
+    cluster.advance("5s")
+    retry = cluster.produce_batch(TOPIC, 0, batch)
+    assert retry.error == ErrorCode.NONE
+    assert retry.base_offset == first.base_offset
+    assert [r.value for r in cluster.read(TOPIC)] == [b"once"]

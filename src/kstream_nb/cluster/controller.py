@@ -36,6 +36,7 @@ from kstream_nb.cluster.metadata import (
     BrokerUnfenced,
     MetadataRecord,
     PartitionRecord,
+    ProducerIdsAllocated,
     TopicConfigChanged,
     TopicRecord,
     TopicRemoved,
@@ -356,6 +357,12 @@ class Controller:
                     )
         self._commit(records)
         return len(records)
+
+    def allocate_producer_id(self) -> int:
+        """A cluster-wide unique producer id, recorded so that it survives failover."""
+        producer_id = self.metadata.image.next_producer_id
+        self._commit([ProducerIdsAllocated(producer_id + 1)])
+        return producer_id
 
     # -- topics ----------------------------------------------------------------------------
 

@@ -305,6 +305,10 @@ class ClusterCore:
     def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
         self.controller().alter_topic_config(name, config)
 
+    def init_producer_id(self) -> tuple[int, int]:
+        """InitProducerId for an idempotent producer: (producer id, epoch 0)."""
+        return self.controller().allocate_producer_id(), 0
+
     def elect_preferred_leaders(self, topic: str | None = None) -> int:
         return self.controller().elect_preferred_leaders(topic)
 

@@ -19,6 +19,7 @@ __all__ = [
     "MetadataRecord",
     "PartitionRecord",
     "PartitionState",
+    "ProducerIdsAllocated",
     "TopicConfigChanged",
     "TopicImage",
     "TopicRecord",
@@ -49,6 +50,12 @@ class BrokerUnfenced(msgspec.Struct, frozen=True, tag=True):
     """A registered broker has caught up with metadata and may lead partitions."""
 
     broker_id: int
+
+
+class ProducerIdsAllocated(msgspec.Struct, frozen=True, tag=True):
+    """Producer ids below `next_producer_id` are taken (InitProducerId, KIP-98)."""
+
+    next_producer_id: int
 
 
 class TopicRecord(msgspec.Struct, frozen=True, tag=True):
@@ -93,6 +100,7 @@ MetadataRecord = (
     | TopicConfigChanged
     | TopicRemoved
     | PartitionRecord
+    | ProducerIdsAllocated
 )
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -132,12 +140,13 @@ class TopicImage(msgspec.Struct):
 class MetadataImage:
     """The state built by applying metadata records in order."""
 
-    __slots__ = ("brokers", "offset", "topics")
+    __slots__ = ("brokers", "next_producer_id", "offset", "topics")
 
     def __init__(self) -> None:
         self.brokers: dict[int, BrokerState] = {}
         self.topics: dict[str, TopicImage] = {}
         self.offset = 0  # the number of records applied: the next metadata offset
+        self.next_producer_id = 0
 
     def apply(self, record: MetadataRecord) -> None:
         match record:
@@ -156,6 +165,8 @@ class MetadataImage:
                     self.topics[name].config = dict(config)
             case TopicRemoved(name=name):
                 self.topics.pop(name, None)
+            case ProducerIdsAllocated(next_producer_id=next_id):
+                self.next_producer_id = max(self.next_producer_id, next_id)
             case PartitionRecord(topic=topic, partition=partition):
                 if topic in self.topics:
                     self.topics[topic].partitions[partition] = record

@@ -7,12 +7,15 @@ from kstream_nb.errors import ErrorCode, KafkaApiError
 __all__ = [
     "CorruptRecordError",
     "InvalidConfigError",
+    "InvalidProducerEpochError",
     "InvalidRecordError",
     "InvalidTimestampError",
     "LogError",
     "OffsetOutOfRangeError",
+    "OutOfOrderSequenceError",
     "RecordTooLargeError",
     "StorageError",
+    "UnknownProducerIdError",
     "UnsupportedCompressionError",
 ]
 
@@ -61,6 +64,24 @@ class UnsupportedCompressionError(LogError):
     """A compression codec the log cannot read or write."""
 
     code = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+
+
+class OutOfOrderSequenceError(LogError):
+    """An idempotent producer's batch does not continue its sequence (a gap: a batch was lost)."""
+
+    code = ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+
+
+class InvalidProducerEpochError(LogError):
+    """A batch from an older epoch of a producer id: a newer producer instance fenced it."""
+
+    code = ErrorCode.INVALID_PRODUCER_EPOCH
+
+
+class UnknownProducerIdError(LogError):
+    """A producer id the log has no state for, whose batch does not start a sequence."""
+
+    code = ErrorCode.UNKNOWN_PRODUCER_ID
 
 
 class StorageError(LogError):

@@ -39,6 +39,7 @@ from kstream_nb.log.events import (
     SegmentRolled,
 )
 from kstream_nb.log.leader_epoch import LeaderEpochCache
+from kstream_nb.log.producer_state import ProducerStateManager
 from kstream_nb.log.segment import LogSegment
 
 __all__ = [
@@ -72,6 +73,7 @@ class AppendInfo(msgspec.Struct, frozen=True, gc=False):
     log_append_time: int  # -1 unless the topic uses LogAppendTime
     log_start_offset: int
     size: int
+    duplicate: bool = False  # a retried idempotent batch already in the log: nothing written
 
 
 class OffsetAndTimestamp(msgspec.Struct, frozen=True, gc=False):
@@ -188,6 +190,8 @@ class PartitionLog:
         self.high_watermark = min(
             max(checkpoint.get("high-watermark", 0), self.log_start_offset), self.log_end_offset
         )
+        self.producer_state = ProducerStateManager()
+        self._rebuild_producer_state()
         self.leader_epochs = LeaderEpochCache(self.directory)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
         self.leader_epochs.truncate_from_start(self.log_start_offset)
@@ -335,6 +339,9 @@ class PartitionLog:
         if target is not None and any(b.compression is not target for b in batches):
             batches = [self._recompressed(b, target) for b in batches]
         log_append_time = now if config.message_timestamp_type == "LogAppendTime" else -1
+        duplicate = self._check_producers(batches)
+        if duplicate is not None:
+            return duplicate
         buf = bytearray().join(b.data for b in batches)
         next_offset = self.log_end_offset
         pos = 0
@@ -359,6 +366,17 @@ class PartitionLog:
         first = meta[0][0]
         self._write(buf, meta, now, max_ts)
         self.leader_epochs.assign(leader_epoch, first)
+        for b, (base, last, batch_max, _) in zip(batches, meta, strict=True):
+            self._note_producer(
+                b.producer_id,
+                b.producer_epoch,
+                b.base_sequence,
+                b.last_offset_delta,
+                b.attributes,
+                base,
+                last,
+                batch_max,
+            )
         return AppendInfo(
             first_offset=first,
             last_offset=next_offset - 1,
@@ -396,6 +414,16 @@ class PartitionLog:
         self._write(buf, meta, now, max_ts)
         for b in batches:
             self.leader_epochs.assign(b.partition_leader_epoch, b.base_offset)
+            self._note_producer(
+                b.producer_id,
+                b.producer_epoch,
+                b.base_sequence,
+                b.last_offset_delta,
+                b.attributes,
+                b.base_offset,
+                b.last_offset,
+                b.max_timestamp,
+            )
         return AppendInfo(
             first_offset=batches[0].base_offset,
             last_offset=batches[-1].last_offset,
@@ -465,6 +493,75 @@ class PartitionLog:
                 raise InvalidTimestampError(
                     f"record timestamp {record.timestamp} is more than "
                     f"message.timestamp.after.max.ms={after} after the broker's time {now}"
+                )
+
+    def _check_producers(self, batches: list[RecordBatch]) -> AppendInfo | None:
+        """Idempotence: refuse gaps and fenced epochs; answer a retried batch with its offsets."""
+        for b in batches:
+            if b.producer_id < 0 or b.is_control:
+                continue
+            dup = self.producer_state.check(
+                b.producer_id,
+                b.producer_epoch,
+                b.base_sequence,
+                b.base_sequence + b.last_offset_delta,
+            )
+            if dup is None:
+                continue
+            if len(batches) != 1:
+                raise InvalidRecordError(
+                    "a produce request carries one batch per partition; this one repeats an "
+                    "earlier batch among others"
+                )
+            return AppendInfo(
+                first_offset=dup.first_offset,
+                last_offset=dup.last_offset,
+                record_count=b.record_count,
+                max_timestamp=dup.max_timestamp,
+                offset_of_max_timestamp=dup.last_offset,
+                log_append_time=-1,
+                log_start_offset=self.log_start_offset,
+                size=0,
+                duplicate=True,
+            )
+        return None
+
+    def _note_producer(
+        self,
+        producer_id: int,
+        epoch: int,
+        base_sequence: int,
+        last_offset_delta: int,
+        attributes: int,
+        first_offset: int,
+        last_offset: int,
+        max_timestamp: int,
+    ) -> None:
+        if producer_id >= 0 and not attributes & 0x20:  # control batches carry no sequence
+            self.producer_state.update(
+                producer_id,
+                epoch,
+                base_sequence,
+                base_sequence + last_offset_delta,
+                first_offset,
+                last_offset,
+                max_timestamp,
+            )
+
+    def _rebuild_producer_state(self) -> None:
+        """Replay every batch header (Kafka reads a snapshot, then the tail; we read it all)."""
+        self.producer_state.clear()
+        for segment in self._segments:
+            for pos in segment.scan():
+                self._note_producer(
+                    pos.producer_id,
+                    pos.producer_epoch,
+                    pos.base_sequence,
+                    pos.last_offset - pos.base_offset,
+                    pos.attributes,
+                    pos.base_offset,
+                    pos.last_offset,
+                    pos.max_timestamp,
                 )
 
     def _recompressed(self, batch: RecordBatch, target: Compression) -> RecordBatch:
@@ -668,6 +765,7 @@ class PartitionLog:
         self.recovery_point = min(self.recovery_point, self.log_end_offset)
         self.cleaner_checkpoint = min(self.cleaner_checkpoint, self.log_end_offset)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
+        self._rebuild_producer_state()
         self._emit(LogTruncated(self.topic, self.partition, offset, removed))
         return removed
 
@@ -684,6 +782,7 @@ class PartitionLog:
         self.recovery_point = offset
         self.cleaner_checkpoint = offset
         self.leader_epochs.clear()
+        self.producer_state.clear()
         self._write_checkpoint()
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:

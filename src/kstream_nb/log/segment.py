@@ -38,6 +38,10 @@ class BatchPosition:
     last_offset: int
     size: int
     max_timestamp: int
+    producer_id: int = -1
+    producer_epoch: int = -1
+    base_sequence: int = -1
+    attributes: int = 0
 
 
 class LogSegment:
@@ -218,9 +222,21 @@ class LogSegment:
             chunk = os.pread(self._fd, min(_SCAN_CHUNK, end - pos), pos)
             at = 0
             while len(chunk) - at >= HEADER_SIZE:
-                base, length, _, magic, _, _, delta, _, max_ts, _, _, _, _ = HEADER.unpack_from(
-                    chunk, at
-                )
+                (
+                    base,
+                    length,
+                    _,
+                    magic,
+                    _,
+                    attributes,
+                    delta,
+                    _,
+                    max_ts,
+                    producer_id,
+                    producer_epoch,
+                    base_sequence,
+                    _,
+                ) = HEADER.unpack_from(chunk, at)
                 if magic != MAGIC or length < HEADER_SIZE - LOG_OVERHEAD:
                     raise CorruptRecordError(
                         f"{self.log_path.name}: no valid batch header at byte {pos + at}"
@@ -232,7 +248,17 @@ class LogSegment:
                             f"{self.log_path.name}: batch at byte {pos + at} runs past the end"
                         )
                     return
-                yield BatchPosition(pos + at, base, base + delta, size, max_ts)
+                yield BatchPosition(
+                    pos + at,
+                    base,
+                    base + delta,
+                    size,
+                    max_ts,
+                    producer_id,
+                    producer_epoch,
+                    base_sequence,
+                    attributes,
+                )
                 at += size
             if at == 0:
                 raise CorruptRecordError(

@@ -241,6 +241,10 @@ class Cluster:
     def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
         self._call(lambda: self.core.alter_topic_config(name, config))
 
+    def init_producer_id(self) -> tuple[int, int]:
+        """A new idempotent producer's (producer id, epoch), unique in the cluster."""
+        return self._call(self.core.init_producer_id)
+
     def elect_preferred_leaders(self, topic: str | None = None) -> int:
         return self._call(lambda: self.core.elect_preferred_leaders(topic))
 
