@@ -34,6 +34,7 @@ from kstream_nb.cluster import (
 from kstream_nb.cluster.events import NetworkChanged
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.log import BatchBuilder, Record
+from kstream_nb.runtime import registry
 from kstream_nb.runtime.loop import RealTimeLoop, SimulatedLoop
 from kstream_nb.runtime.network import SimulatedNetwork
 
@@ -119,6 +120,7 @@ class Cluster:
         except BaseException:
             cluster.stop()
             raise
+        registry.register(cluster, cluster.bootstrap_servers.split(","))
         return cluster
 
     def stop(self) -> None:
@@ -126,6 +128,7 @@ class Cluster:
         if self._stopped:
             return
         self._stopped = True
+        registry.unregister(self)
         try:
             if isinstance(self._loop, RealTimeLoop):
                 if self._loop.is_running:
