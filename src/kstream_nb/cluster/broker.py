@@ -16,6 +16,7 @@ from pathlib import Path
 from kstream_nb.cluster.config import BrokerConfig
 from kstream_nb.cluster.controller import Controller
 from kstream_nb.cluster.environment import TimerHandle, Timers, Transport
+from kstream_nb.cluster.group_coordinator import OFFSETS_TOPIC, GroupCoordinator
 from kstream_nb.cluster.messages import (
     AlterPartition,
     AlterPartitionResponse,
@@ -36,6 +37,7 @@ from kstream_nb.cluster.partition import Partition
 from kstream_nb.errors import ErrorCode
 from kstream_nb.log import (
     UNDEFINED_EPOCH,
+    BatchBuilder,
     LogConfig,
     LogError,
     LogEvent,
@@ -113,6 +115,7 @@ class Broker:
         rng: random.Random | None = None,
         on_log_event: Callable[[int, LogEvent], None] | None = None,
         on_high_watermark: Callable[[int, str, int, int], None] | None = None,
+        on_group_event: Callable[[str, dict[str, object]], None] | None = None,
     ) -> None:
         self.broker_id = broker_id
         self.log_dir = log_dir
@@ -138,6 +141,14 @@ class Broker:
         self.stats = BrokerStats()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.metadata = MetadataLog(log_dir, timers)
+        self.groups = GroupCoordinator(
+            broker_id,
+            timers,
+            self._append_offsets,
+            on_group_event or (lambda kind, data: None),
+            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            rng=random.Random(self._rng.getrandbits(32)),
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -181,6 +192,7 @@ class Broker:
         if not self.running:
             return
         self.running = False
+        self.groups.close()
         if self.controller is not None:
             self.controller.resign()
             self.controller = None
@@ -359,6 +371,33 @@ class Broker:
                     partition.update_state(state, now)
                 self._after_state_change(tp, partition)
 
+    def _coordinate(self, index: int, partition: Partition) -> None:
+        """Lead an offsets partition, coordinate its groups (loaded from its records)."""
+        if partition.is_leader and not self.groups.owns(index):
+            records = [(r.key, r.value) for r in partition.log.records() if r.key is not None]
+            self.groups.load(index, records)
+        elif not partition.is_leader and self.groups.owns(index):
+            self.groups.unload(index)
+
+    def _append_offsets(
+        self,
+        index: int,
+        records: list[tuple[bytes, bytes | None]],
+        callback: Callable[[ErrorCode], None],
+    ) -> None:
+        builder = BatchBuilder()
+        now = self._timers.now_ms()
+        for key, value in records:
+            builder.append(key, value, now)
+        self.produce(
+            OFFSETS_TOPIC,
+            index,
+            builder.build(),
+            -1,
+            self.config.request_timeout_ms,
+            lambda result: callback(result.error),
+        )
+
     def _log_event(self, event: LogEvent) -> None:
         if self._on_log_event is not None:
             self._on_log_event(self.broker_id, event)
@@ -374,6 +413,8 @@ class Broker:
                 partition.log.close()
 
     def _after_state_change(self, tp: TopicPartition, partition: Partition) -> None:
+        if tp[0] == OFFSETS_TOPIC:
+            self._coordinate(tp[1], partition)
         if partition.is_leader:
             self._stop_fetcher(tp)
             if partition.maybe_advance_high_watermark():

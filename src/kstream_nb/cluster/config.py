@@ -39,6 +39,11 @@ class BrokerConfig:
     log_cleaner_backoff_ms: int = 15_000
     message_max_bytes: int = 1024 * 1024 + 12
     compression_type: str = "producer"
+    offsets_topic_num_partitions: int = 50
+    offsets_topic_replication_factor: int = 3
+    group_initial_rebalance_delay_ms: int = 3_000
+    group_min_session_timeout_ms: int = 6_000
+    group_max_session_timeout_ms: int = 1_800_000
     auto_leader_rebalance_enable: bool = True
     leader_imbalance_check_interval_seconds: int = 300
 
@@ -105,6 +110,11 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "log_cleaner_backoff_ms": parse_long(1),
     "message_max_bytes": parse_long(1),
     "compression_type": _text,
+    "offsets_topic_num_partitions": parse_long(1),
+    "offsets_topic_replication_factor": parse_long(1),
+    "group_initial_rebalance_delay_ms": parse_long(0),
+    "group_min_session_timeout_ms": parse_long(1),
+    "group_max_session_timeout_ms": parse_long(1),
     "auto_leader_rebalance_enable": parse_bool,
     "leader_imbalance_check_interval_seconds": parse_long(1),
 }

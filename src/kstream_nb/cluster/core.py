@@ -19,6 +19,7 @@ from kstream_nb.cluster.controller import Controller
 from kstream_nb.cluster.environment import Timers, Transport
 from kstream_nb.cluster.errors import (
     BrokerNotAvailableError,
+    ClusterError,
     NotControllerError,
     UnknownTopicError,
 )
@@ -29,6 +30,8 @@ from kstream_nb.cluster.events import (
     BrokerUnfencedEvent,
     ClusterEvent,
     ControllerChanged,
+    GroupRebalanceCompleted,
+    GroupRebalanceStarted,
     HighWatermarkMoved,
     IsrChanged,
     LeaderElected,
@@ -36,6 +39,11 @@ from kstream_nb.cluster.events import (
     TopicConfigAltered,
     TopicCreated,
     TopicDeleted,
+)
+from kstream_nb.cluster.group_coordinator import (
+    OFFSETS_TOPIC,
+    GroupCoordinator,
+    offsets_partition_for,
 )
 from kstream_nb.cluster.metadata import (
     NO_LEADER,
@@ -175,6 +183,7 @@ class ClusterCore:
             rng=random.Random(self.rng.getrandbits(32)),
             on_log_event=self._on_log_event,
             on_high_watermark=self._on_high_watermark,
+            on_group_event=self._on_group_event,
         )
         # A broker epoch is new for every start, also across a restart of the whole cluster on
         # the same data_dir: past the epoch its own metadata copy last recorded for it.
@@ -304,6 +313,36 @@ class ClusterCore:
 
     def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
         self.controller().alter_topic_config(name, config)
+
+    # -- consumer groups -------------------------------------------------------------------
+
+    def group_coordinator(self, group_id: str) -> tuple[GroupCoordinator, int]:
+        """FindCoordinator: the coordinator serving `group_id` and its offsets partition.
+
+        Creates `__consumer_offsets` on first use, as Kafka does. Raises
+        COORDINATOR_NOT_AVAILABLE (retriable) while the partition has no ready leader.
+        """
+        if not group_id:
+            raise ClusterError("a group id cannot be empty", code=ErrorCode.INVALID_GROUP_ID)
+        image = self.image
+        if OFFSETS_TOPIC not in image.topics:
+            live = len(image.live_brokers())
+            self.controller().create_topic(
+                OFFSETS_TOPIC,
+                self.config.offsets_topic_num_partitions,
+                max(1, min(self.config.offsets_topic_replication_factor, live)),
+                {"cleanup.policy": "compact", "segment.bytes": 100 * 1024 * 1024},
+            )
+        partitions = len(self.image.topics[OFFSETS_TOPIC].partitions)
+        index = offsets_partition_for(group_id, partitions)
+        state = self.image.partition(OFFSETS_TOPIC, index)
+        broker = self.brokers.get(state.leader) if state is not None else None
+        if broker is None or not broker.groups.owns(index):
+            raise ClusterError(
+                f"the coordinator of group {group_id!r} is not available yet; retry",
+                code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
+            )
+        return broker.groups, index
 
     def init_producer_id(self) -> tuple[int, int]:
         """InitProducerId for an idempotent producer: (producer id, epoch 0)."""
@@ -441,6 +480,32 @@ class ClusterCore:
     def _on_high_watermark(self, broker_id: int, topic: str, partition: int, hw: int) -> None:
         if self.trace_high_watermarks:
             self._emit(HighWatermarkMoved(self._now(), broker_id, topic, partition, hw))
+
+    def _on_group_event(self, kind: str, data: dict[str, Any]) -> None:
+        now = self._now()
+        if kind == "RebalanceStarted":
+            self._emit(
+                GroupRebalanceStarted(
+                    now,
+                    data["group_id"],
+                    data["generation"],
+                    data["reason"],
+                    tuple(data["members"]),
+                )
+            )
+        else:
+            self._emit(
+                GroupRebalanceCompleted(
+                    now,
+                    data["group_id"],
+                    data["generation"],
+                    data["protocol"],
+                    data["leader"],
+                    data["assignment"],
+                    data["duration_ms"],
+                    data["reason"],
+                )
+            )
 
     def _on_log_event(self, broker_id: int, event: LogEvent) -> None:
         self._emit(LogChanged(self._now(), broker_id, event))

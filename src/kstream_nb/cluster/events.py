@@ -13,6 +13,8 @@ __all__ = [
     "BrokerUnfencedEvent",
     "ClusterEvent",
     "ControllerChanged",
+    "GroupRebalanceCompleted",
+    "GroupRebalanceStarted",
     "HighWatermarkMoved",
     "IsrChanged",
     "LeaderElected",
@@ -107,6 +109,25 @@ class HighWatermarkMoved(msgspec.Struct, frozen=True, tag=True):
     high_watermark: int
 
 
+class GroupRebalanceStarted(msgspec.Struct, frozen=True, tag=True):
+    time_ms: int
+    group_id: str
+    generation: int  # the generation being replaced
+    reason: str
+    members: tuple[str, ...]
+
+
+class GroupRebalanceCompleted(msgspec.Struct, frozen=True, tag=True):
+    time_ms: int
+    group_id: str
+    generation: int
+    protocol: str | None
+    leader: str
+    assignment: dict[str, list[tuple[str, int]]]  # member id -> partitions
+    duration_ms: int
+    reason: str
+
+
 class LogChanged(msgspec.Struct, frozen=True, tag=True):
     """A storage event (segment rolled, deleted, compacted, log truncated) on one broker."""
 
@@ -128,5 +149,7 @@ ClusterEvent = (
     | TopicConfigAltered
     | NetworkChanged
     | HighWatermarkMoved
+    | GroupRebalanceStarted
+    | GroupRebalanceCompleted
     | LogChanged
 )
