@@ -63,6 +63,7 @@ __all__ = [
     "BrokerSnapshot",
     "ClusterCore",
     "ClusterSnapshot",
+    "FetchResult",
     "PartitionSnapshot",
     "ReplicaSnapshot",
 ]
@@ -102,6 +103,15 @@ class PartitionSnapshot(msgspec.Struct, frozen=True):
     @property
     def under_replicated(self) -> bool:
         return len(self.isr) < len(self.replicas)
+
+
+class FetchResult(msgspec.Struct, frozen=True):
+    """A consumer fetch's answer for one partition."""
+
+    error: ErrorCode
+    records: bytes = b""
+    high_watermark: int = -1
+    log_start_offset: int = -1
 
 
 class ClusterSnapshot(msgspec.Struct, frozen=True):
@@ -400,19 +410,81 @@ class ClusterCore:
             callback,
         )
 
+    def _leader_log(self, topic: str, partition: int) -> tuple[ErrorCode, PartitionLog | None]:
+        state = self.image.partition(topic, partition)
+        if state is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, None
+        leader = self.brokers.get(state.leader)
+        local = leader.partitions.get((topic, partition)) if leader is not None else None
+        if local is None or not local.is_leader:
+            return ErrorCode.LEADER_NOT_AVAILABLE, None
+        return ErrorCode.NONE, local.log
+
+    def fetch(
+        self, topic: str, partition: int, offset: int, max_bytes: int = 1 << 20
+    ) -> FetchResult:
+        """A consumer's Fetch from the leader: whole batches from `offset`, below the high
+        watermark (read_uncommitted), at least one batch, or an error code."""
+        error, log = self._leader_log(topic, partition)
+        if log is None:
+            return FetchResult(error)
+        hw = log.high_watermark
+        if offset < log.log_start_offset or offset > hw:
+            return FetchResult(ErrorCode.OFFSET_OUT_OF_RANGE, b"", hw, log.log_start_offset)
+        data = log.read(offset, max_bytes, max_offset=hw)
+        return FetchResult(ErrorCode.NONE, data, hw, log.log_start_offset)
+
+    def list_offsets(
+        self, topic: str, partition: int, timestamp: int
+    ) -> tuple[ErrorCode, int, int]:
+        """ListOffsets: (error, offset, timestamp) for -2 earliest, -1 latest (the high
+        watermark, what a read_uncommitted consumer can reach), -3 max timestamp, or a time."""
+        error, log = self._leader_log(topic, partition)
+        if log is None:
+            return error, -1, -1
+        if timestamp == -1:
+            return ErrorCode.NONE, log.high_watermark, -1
+        found = log.offset_for_timestamp(timestamp)
+        if found is None or (found.offset >= log.high_watermark and timestamp >= 0):
+            return ErrorCode.NONE, -1, -1
+        return ErrorCode.NONE, found.offset, found.timestamp
+
+    def delete_records(self, topic: str, partition: int, offset: int) -> tuple[ErrorCode, int]:
+        """DeleteRecords: move the log start offset (-1: to the high watermark); followers
+        follow through their fetches. Returns (error, new low watermark)."""
+        error, log = self._leader_log(topic, partition)
+        if log is None:
+            return error, -1
+        target = log.high_watermark if offset == -1 else offset
+        if target > log.high_watermark or target < 0:
+            return ErrorCode.OFFSET_OUT_OF_RANGE, log.log_start_offset
+        log.increment_log_start_offset(target)
+        log.delete_old_segments()
+        return ErrorCode.NONE, log.log_start_offset
+
+    def ensure_topic(self, topic: str) -> bool:
+        """Auto-create a topic a client names, when `auto.create.topics.enable` allows it."""
+        if topic in self.image.topics:
+            return True
+        if not self.config.auto_create_topics_enable:
+            return False
+        live = len(self.image.live_brokers())
+        self.controller().create_topic(
+            topic,
+            self.config.num_partitions,
+            max(1, min(self.config.default_replication_factor, live)),
+            None,
+        )
+        return True
+
     def read(
         self, topic: str, partition: int, offset: int = 0, max_bytes: int = 1 << 20
     ) -> list[Record]:
         """Records a consumer would see from the leader: from `offset`, below the high watermark."""
-        state = self.image.partition(topic, partition)
-        if state is None:
+        result = self.fetch(topic, partition, offset, max_bytes)
+        if result.error == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
             raise UnknownTopicError(f"{topic}-{partition} does not exist")
-        leader = self.brokers.get(state.leader)
-        if leader is None or (topic, partition) not in leader.partitions:
-            return []
-        log = leader.partitions[(topic, partition)].log
-        data = log.read(offset, max_bytes, max_offset=log.high_watermark)
-        return [r for r in decode_records(data) if r.offset >= offset]
+        return [r for r in decode_records(result.records) if r.offset >= offset]
 
     def records(self, topic: str, partition: int, broker_id: int) -> list[Record]:
         """Every record in one replica's log, committed or not (for checks and teaching)."""
