@@ -460,6 +460,9 @@ class ClusterCore:
             return ErrorCode.OFFSET_OUT_OF_RANGE, log.log_start_offset
         log.increment_log_start_offset(target)
         log.delete_old_segments()
+        state = self.image.partition(topic, partition)
+        if state is not None and state.leader in self.brokers:
+            self.brokers[state.leader].wake_followers(topic, partition)
         return ErrorCode.NONE, log.log_start_offset
 
     def ensure_topic(self, topic: str) -> bool:

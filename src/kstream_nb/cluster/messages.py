@@ -76,6 +76,8 @@ class FetchRequest(msgspec.Struct, frozen=True):
     current_leader_epoch: int
     last_fetched_epoch: int
     max_bytes: int
+    max_wait_ms: int = 500  # how long the leader may hold an answer that has nothing new
+    log_start_offset: int = -1  # the follower's, so the leader can tell it when it moved
 
 
 class FetchResponse(msgspec.Struct, frozen=True):
