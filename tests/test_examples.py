@@ -53,3 +53,15 @@ def test_cluster_demo_runs_in_simulated_time() -> None:
     ).stdout
     assert "rejoined every ISR" in out
     assert "nothing acknowledged was lost" in out
+
+
+def test_cluster_benchmark_runs_in_quick_mode() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_cluster.py"), "--quick", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert "Replication cost" in out
+    assert "kill leader" in out

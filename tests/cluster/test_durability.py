@@ -168,3 +168,26 @@ def test_an_idempotent_retry_after_failover_is_not_written_twice(
     assert retry.error == ErrorCode.NONE
     assert retry.base_offset == first.base_offset
     assert [r.value for r in cluster.read(TOPIC)] == [b"once"]
+
+
+def test_a_delivery_callback_may_produce_again_and_every_request_is_answered_once(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = make_cluster()
+    cluster.create_topic(TOPIC, partitions=1, replication_factor=3)
+    answers: list[int] = []
+
+    def chain(result: ProduceResult) -> None:
+        answers.append(result.base_offset)
+        if len(answers) < 5:
+            for _ in range(2):  # two new requests from inside the answer to the last one
+                builder = BatchBuilder()
+                builder.append(b"k", b"v", cluster.now_ms())
+                cluster.core.produce(TOPIC, 0, builder.build(), acks=-1, callback=chain)
+
+    builder = BatchBuilder()
+    builder.append(b"k", b"first", cluster.now_ms())
+    cluster.core.produce(TOPIC, 0, builder.build(), acks=-1, callback=chain)
+    cluster.advance("5s")
+    assert sorted(answers) == list(range(len(answers)))  # each offset answered exactly once
+    assert len(answers) == len(cluster.read(TOPIC))

@@ -502,26 +502,27 @@ class Broker:
         if partition is None or not waiting:
             return
         hw = partition.log.high_watermark
-        still: list[_PendingProduce] = []
-        for p in waiting:
-            if hw >= p.required_offset:
-                if p.timer is not None:
-                    p.timer.cancel()
-                min_isr = partition.log.config.min_insync_replicas
-                if len(partition.isr) < min_isr:
-                    p.callback(
-                        ProduceResult(
-                            ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-                            message=f"written, but the ISR shrank to {len(partition.isr)} below "
-                            f"min.insync.replicas={min_isr} before it was replicated; retrying may "
-                            "write a duplicate",
-                        )
+        ready = [p for p in waiting if hw >= p.required_offset]
+        if not ready:
+            return
+        # Store what still waits before answering: a callback may produce again (re-entry).
+        self._pending[tp] = [p for p in waiting if hw < p.required_offset]
+        min_isr = partition.log.config.min_insync_replicas
+        isr_size = len(partition.isr)
+        for p in ready:
+            if p.timer is not None:
+                p.timer.cancel()
+            if isr_size < min_isr:
+                p.callback(
+                    ProduceResult(
+                        ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                        message=f"written, but the ISR shrank to {isr_size} below "
+                        f"min.insync.replicas={min_isr} before it was replicated; retrying may "
+                        "write a duplicate",
                     )
-                else:
-                    p.callback(p.result)
+                )
             else:
-                still.append(p)
-        self._pending[tp] = still
+                p.callback(p.result)
 
     def _expire_pending(self, pending: _PendingProduce) -> None:
         waiting = self._pending.get(pending.tp, [])

@@ -410,7 +410,7 @@ class PartitionLog:
                 max_ts, offset_of_max = b.max_timestamp, b.last_offset
             meta.append((b.base_offset, b.last_offset, b.max_timestamp, b.size))
             expected = b.next_offset
-        buf = b"".join(b.data for b in batches)
+        buf = records if len(batches) > 1 else batches[0].data  # whole batches, as fetched
         self._write(buf, meta, now, max_ts)
         for b in batches:
             self.leader_epochs.assign(b.partition_leader_epoch, b.base_offset)
@@ -467,15 +467,13 @@ class PartitionLog:
     def _validate_records(self, batch: RecordBatch, *, from_client: bool, now: int) -> None:
         """Decode every record: structure, offset deltas, keys on compacted topics, timestamps."""
         config = self.config
-        if from_client:
-            # The header's max timestamp is the producer's claim; the records are the truth.
-            batch.max_timestamp = batch.check_records(
-                require_keys=config.compact and not batch.is_control
-            )
-        else:
-            for _ in batch.records():  # a follower's batch may have compaction gaps
-                pass
-        if not from_client or config.message_timestamp_type != "CreateTime":
+        if not from_client:
+            return  # a follower checks batches (CRC, sizes), not records, as Kafka does
+        # The header's max timestamp is the producer's claim; the records are the truth.
+        batch.max_timestamp = batch.check_records(
+            require_keys=config.compact and not batch.is_control
+        )
+        if config.message_timestamp_type != "CreateTime":
             return
         before, after = (
             config.message_timestamp_before_max_ms,
@@ -578,7 +576,7 @@ class PartitionLog:
 
     def _write(
         self,
-        buf: bytes | bytearray,
+        buf: bytes | bytearray | memoryview,
         meta: list[tuple[int, int, int, int]],
         now: int,
         max_ts: int,

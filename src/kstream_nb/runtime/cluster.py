@@ -359,12 +359,22 @@ class Cluster:
                 f"acks must be all, -1, 1 or 0; got {acks!r}", code=ErrorCode.INVALID_REQUIRED_ACKS
             )
         results: list[ProduceResult] = []
+        answered = threading.Event()
+
+        def answer(result: ProduceResult) -> None:
+            results.append(result)
+            answered.set()
+
         timeout_ms = parse_duration_ms(timeout)
         self._call(
             lambda: self.core.produce(
-                topic, partition, batch, acks=ack, timeout_ms=timeout_ms, callback=results.append
+                topic, partition, batch, acks=ack, timeout_ms=timeout_ms, callback=answer
             )
         )
+        if not self.simulated:  # woken by the answer itself, not by polling
+            if not answered.wait(timeout_ms / 1000 + 1):
+                raise TimeoutError(f"no answer to a produce to {topic}-{partition} in {timeout}")
+            return results[0]
         self.wait_until(
             lambda: bool(results),
             timeout=timeout_ms + 1000,
