@@ -5,6 +5,14 @@ one Python kernel. So far: the storage engine (`kstream_nb.log`) and the in-kern
 cluster (`kstream_nb.cluster`, driven by `kstream_nb.runtime`).
 """
 
+from kstream_nb.client import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from kstream_nb.clock import Clock, ManualClock, SystemClock, parse_duration_ms
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.runtime import Cluster
@@ -14,11 +22,17 @@ __version__ = "0.1.0"
 __all__ = [
     "Clock",
     "Cluster",
+    "Consumer",
     "ErrorCode",
     "KStreamNbError",
     "KafkaApiError",
+    "KafkaError",
+    "KafkaException",
     "ManualClock",
+    "Message",
+    "Producer",
     "SystemClock",
+    "TopicPartition",
     "__version__",
     "parse_duration_ms",
 ]

@@ -1,0 +1,423 @@
+"""`Producer`: confluent-kafka's producer API, writing to an in-kernel cluster.
+
+Records are batched per partition in the caller's thread (one `BatchBuilder` per partition, sealed
+by `batch.size`, `batch.num.messages` or `linger.ms`), sent to the partition's leader on the
+cluster's thread, retried on retriable errors within `delivery.timeout.ms`, and reported through
+delivery callbacks from `poll()`/`flush()`, as librdkafka does. With `enable.idempotence`, every
+batch carries the producer id, epoch and sequence, so retries are never written twice.
+On a simulated cluster, `poll(timeout)` and `flush(timeout)` advance simulated time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kstream_nb.client.config import ProducerConfig
+from kstream_nb.client.error import KafkaError, KafkaException, from_error_code
+from kstream_nb.client.message import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    Message,
+)
+from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata
+from kstream_nb.client.partitioner import Partitioner
+from kstream_nb.cluster import ProduceResult
+from kstream_nb.errors import RETRIABLE, ErrorCode, KafkaApiError
+from kstream_nb.log import BatchBuilder
+from kstream_nb.runtime import Cluster
+from kstream_nb.runtime.loop import RealTimeLoop
+from kstream_nb.runtime.registry import find_cluster
+
+__all__ = ["Producer"]
+
+DeliveryCallback = Callable[[KafkaError | None, Message], Any]
+Headers = list[tuple[str, bytes | None]]
+_RECORD_OVERHEAD = 70  # batch header share + record framing, as librdkafka estimates a message
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A produced record waiting for its delivery report."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: Headers | None
+    timestamp: int
+    callback: DeliveryCallback | None
+    enqueued: float
+
+
+@dataclass(slots=True)
+class _Batch:
+    topic: str
+    partition: int
+    builder: BatchBuilder
+    messages: list[_Pending] = field(default_factory=list)
+    size: int = 0
+    data: bytes = b""
+    attempts: int = 0
+    first_enqueued: float = 0.0
+    sealed: bool = False
+    purged: bool = False
+
+
+def _to_bytes(what: str, data: object) -> bytes | None:
+    if data is None or isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise TypeError(f"expected {what} to be bytes or str, not {type(data).__name__}")
+
+
+def _headers(headers: object) -> Headers | None:
+    if headers is None:
+        return None
+    items: Iterable[Any] = headers.items() if isinstance(headers, dict) else headers  # type: ignore[assignment]
+    out: Headers = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str):
+            raise TypeError("headers must be a dict or a list of (str, bytes|str|None) tuples")
+        out.append((item[0], _to_bytes("a header value", item[1])))
+    return out
+
+
+class Producer:
+    """A Kafka producer with confluent-kafka's API, for an in-kernel cluster."""
+
+    def __init__(self, config: dict[str, Any] | None = None, /, **kwargs: Any) -> None:
+        self._config = ProducerConfig.from_dict(config or {}, **kwargs)
+        cfg = self._config
+        try:
+            self._cluster: Cluster = find_cluster(cfg.bootstrap_servers or "")
+        except KafkaApiError as exc:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, exc.message)) from None
+        self._loop = self._cluster._loop
+        self._real_time = isinstance(self._loop, RealTimeLoop)
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._open: dict[tuple[str, int], _Batch] = {}
+        self._reports: deque[tuple[DeliveryCallback | None, KafkaError | None, Message]] = deque()
+        self._outstanding = 0  # produced, not yet reported to poll()
+        self._partition_counts: dict[str, int] = {}
+        self._partitioner = Partitioner(
+            cfg.partitioner, sticky_linger_ms=cfg.sticky_partitioning_linger_ms
+        )
+        self._compression = cfg.compression_type
+        self._auto_create = bool(cfg.properties.get("allow.auto.create.topics", True))
+        self._producer_id, self._epoch = -1, -1
+        self._sequences: dict[tuple[str, int], int] = {}
+        if cfg.enable_idempotence:
+            self._producer_id, self._epoch = self._cluster.init_producer_id()
+
+    # -- producing -------------------------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        value: object = None,
+        key: object = None,
+        partition: int = -1,
+        on_delivery: DeliveryCallback | None = None,
+        callback: DeliveryCallback | None = None,
+        timestamp: int = 0,
+        headers: object = None,
+    ) -> None:
+        """Queue one record; its delivery report comes from a later `poll()` or `flush()`."""
+        if not isinstance(topic, str) or not topic:
+            raise TypeError("topic must be a non-empty str")
+        key_b = _to_bytes("key", key)
+        value_b = _to_bytes("value", value)
+        hdrs = _headers(headers)
+        size = (
+            _RECORD_OVERHEAD
+            + len(key_b or b"")
+            + len(value_b or b"")
+            + sum(len(k) + len(v or b"") for k, v in hdrs or ())
+        )
+        if size > self._config.message_max_bytes:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError.MSG_SIZE_TOO_LARGE,
+                    f"Message size {size} exceeds "
+                    f"message.max.bytes={self._config.message_max_bytes}",
+                )
+            )
+        if self._outstanding >= self._config.queue_buffering_max_messages:
+            raise BufferError("Local: Queue full")
+        count = self._partitions_of(topic)
+        if count == 0:
+            self._report_now(
+                topic,
+                partition,
+                key_b,
+                value_b,
+                hdrs,
+                on_delivery or callback,
+                from_error_code(
+                    ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist"
+                ),
+            )
+            return
+        if partition < 0:
+            partition = self._partitioner.partition(topic, key_b, count, self._loop.now_ms())
+        elif partition >= count:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._UNKNOWN_PARTITION,
+                    f"topic {topic!r} has {count} partitions; partition {partition} does not exist",
+                )
+            )
+        ts = timestamp or self._loop.now_ms()
+        pending = _Pending(key_b, value_b, hdrs, ts, on_delivery or callback, time.monotonic())
+        full: _Batch | None = None
+        with self._lock:
+            self._outstanding += 1
+            batch = self._open.get((topic, partition))
+            if batch is None:
+                batch = self._new_batch(topic, partition)
+            if not batch.builder.append(key_b, value_b, ts, hdrs or ()):
+                full = self._seal(batch)
+                batch = self._new_batch(topic, partition)
+                batch.builder.append(key_b, value_b, ts, hdrs or ())
+            batch.messages.append(pending)
+            batch.size += size
+            if (
+                len(batch.messages) >= self._config.batch_num_messages
+                or batch.size >= self._config.batch_size
+            ):
+                full = full or self._seal(batch)
+        if full is not None:
+            self._loop.call_soon(lambda: self._send(full))
+
+    def _partitions_of(self, topic: str) -> int:
+        count = self._partition_counts.get(topic)
+        if count is None:
+
+            def look() -> int:
+                core = self._cluster.core
+                if topic not in core.image.topics and self._auto_create:
+                    core.ensure_topic(topic)
+                image = core.image.topics.get(topic)
+                return len(image.partitions) if image is not None else 0
+
+            count = self._cluster._call(look)
+            if count:
+                self._partition_counts[topic] = count
+        return count
+
+    def _new_batch(self, topic: str, partition: int) -> _Batch:
+        """Open a batch (lock held) and schedule its linger.ms deadline."""
+        tp = (topic, partition)
+        builder = BatchBuilder(
+            self._compression,
+            producer_id=self._producer_id,
+            producer_epoch=self._epoch,
+            base_sequence=self._sequences.get(tp, 0) if self._producer_id >= 0 else -1,
+            max_bytes=self._config.batch_size,
+        )
+        batch = _Batch(topic, partition, builder, first_enqueued=time.monotonic())
+        self._open[tp] = batch
+        self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
+        return batch
+
+    def _seal(self, batch: _Batch) -> _Batch:
+        """Close a batch for sending (lock held); idempotent sequences advance here."""
+        batch.sealed = True
+        batch.data = batch.builder.build()
+        tp = (batch.topic, batch.partition)
+        if self._open.get(tp) is batch:
+            del self._open[tp]
+        if self._producer_id >= 0:
+            self._sequences[tp] = self._sequences.get(tp, 0) + len(batch.messages)
+        return batch
+
+    def _linger_expired(self, batch: _Batch) -> None:
+        with self._lock:
+            if batch.sealed:
+                return
+            self._seal(batch)
+        self._send(batch)
+
+    # -- on the cluster's thread -----------------------------------------------------------
+
+    def _send(self, batch: _Batch) -> None:
+        if batch.purged:
+            return
+        batch.attempts += 1
+        self._cluster.core.produce(
+            batch.topic,
+            batch.partition,
+            batch.data,
+            acks=self._config.acks,
+            timeout_ms=self._config.request_timeout_ms,
+            callback=lambda result: self._answered(batch, result),
+        )
+
+    def _answered(self, batch: _Batch, result: ProduceResult) -> None:
+        error = result.error
+        retriable = error in RETRIABLE or (
+            self._producer_id >= 0 and error == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+        )
+        elapsed_ms = (time.monotonic() - batch.first_enqueued) * 1000
+        if (
+            error != ErrorCode.NONE
+            and retriable
+            and not batch.purged
+            and batch.attempts <= self._config.retries
+            and elapsed_ms < self._config.delivery_timeout_ms
+        ):
+            self._loop.call_later(self._config.retry_backoff_ms, lambda: self._send(batch))
+            return
+        if batch.purged:
+            failure: KafkaError | None = KafkaError(KafkaError._PURGE_INFLIGHT, "Purged in flight")
+        elif error == ErrorCode.NONE:
+            failure = None
+        elif retriable and elapsed_ms >= self._config.delivery_timeout_ms:
+            failure = KafkaError(KafkaError._MSG_TIMED_OUT, "Local: Message timed out")
+        else:
+            failure = from_error_code(error, result.message or None)
+        self._deliver(batch, failure, result)
+
+    def _deliver(self, batch: _Batch, failure: KafkaError | None, result: ProduceResult) -> None:
+        kind = TIMESTAMP_LOG_APPEND_TIME if result.log_append_time >= 0 else TIMESTAMP_CREATE_TIME
+        now = time.monotonic()
+        reports = []
+        for i, m in enumerate(batch.messages):
+            offset = result.base_offset + i if failure is None else None
+            ts = result.log_append_time if result.log_append_time >= 0 else m.timestamp
+            msg = Message._create(
+                batch.topic,
+                batch.partition,
+                offset,
+                m.key,
+                m.value,
+                m.headers,
+                failure,
+                (kind, ts),
+                now - m.enqueued,
+            )
+            reports.append((m.callback, failure, msg))
+        with self._ready:
+            self._reports.extend(reports)
+            self._ready.notify_all()
+
+    def _report_now(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None,
+        callback: DeliveryCallback | None,
+        error: KafkaError,
+    ) -> None:
+        msg = Message._create(
+            topic, partition if partition >= 0 else None, None, key, value, headers, error
+        )
+        with self._ready:
+            self._outstanding += 1
+            self._reports.append((callback, error, msg))
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def poll(self, timeout: float | None = None) -> int:
+        """Serve delivery reports (calling their callbacks); wait up to `timeout` s for one."""
+        self._wait(lambda: bool(self._reports), timeout)
+        return self._serve()
+
+    def _serve(self) -> int:
+        served = 0
+        default = self._config.on_delivery
+        while True:
+            with self._lock:
+                if not self._reports:
+                    return served
+                callback, error, msg = self._reports.popleft()
+                self._outstanding -= 1
+            served += 1
+            cb = callback or default
+            if cb is not None and not (self._config.delivery_report_only_error and error is None):
+                cb(error, msg)
+
+    def _wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        if timeout is not None and timeout <= 0:
+            return ready()
+        limit = None if timeout is None or timeout < 0 else timeout
+        if self._real_time:
+            with self._ready:
+                return self._ready.wait_for(ready, limit)
+        from kstream_nb.runtime.loop import SimulatedLoop
+
+        assert isinstance(self._loop, SimulatedLoop)
+        horizon = int((limit if limit is not None else 3600) * 1000)
+        return self._loop.run_until(ready, horizon)
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Send everything queued now and wait until it is all reported (or `timeout`).
+
+        Returns how many messages are still outstanding, as confluent-kafka does.
+        """
+        with self._lock:
+            batches = [self._seal(b) for b in list(self._open.values())]
+        for batch in batches:
+            self._loop.call_soon(lambda b=batch: self._send(b))  # type: ignore[misc]
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        sim_deadline = (
+            None if timeout is None or timeout < 0 else (self._loop.now_ms() + int(timeout * 1000))
+        )
+        while self._outstanding > 0:
+            if self._real_time:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._wait(lambda: bool(self._reports), remaining if remaining else None)
+            else:
+                remaining_ms = None if sim_deadline is None else sim_deadline - self._loop.now_ms()
+                if remaining_ms is not None and remaining_ms <= 0:
+                    break
+                self._wait(
+                    lambda: bool(self._reports),
+                    None if remaining_ms is None else remaining_ms / 1000,
+                )
+            self._serve()
+        return self._outstanding
+
+    def __len__(self) -> int:
+        """Messages queued, in flight, or waiting for their delivery report to be served."""
+        return self._outstanding
+
+    def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
+        """Drop queued (and mark in-flight) messages; their reports say _PURGE_QUEUE/_INFLIGHT."""
+        with self._lock:
+            queued = list(self._open.values()) if in_queue else []
+            for batch in queued:
+                batch.purged = True
+                batch.sealed = True
+                del self._open[(batch.topic, batch.partition)]
+        for batch in queued:
+            error = KafkaError(KafkaError._PURGE_QUEUE, "Purged in queue")
+            self._deliver(batch, error, ProduceResult(ErrorCode.NONE))
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
+        """Cluster metadata: brokers, topics, partitions with leaders, replicas and ISRs."""
+        return cluster_metadata(self._cluster, topic)
+
+    # -- transactions: not yet ---------------------------------------------------------------
+
+    def init_transactions(self, timeout: float | None = None) -> None:
+        raise KafkaException(
+            KafkaError(
+                KafkaError._NOT_IMPLEMENTED,
+                "transactions are not supported by the in-kernel cluster yet; use "
+                "enable.idempotence=True for exactly-once writes per partition",
+            )
+        )
+
+    begin_transaction = commit_transaction = abort_transaction = init_transactions
