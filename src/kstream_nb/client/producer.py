@@ -52,7 +52,7 @@ class _Pending:
     enqueued: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Batch:
     topic: str
     partition: int
@@ -113,6 +113,19 @@ class Producer:
         self._auto_create = bool(cfg.properties.get("allow.auto.create.topics", True))
         self._producer_id, self._epoch = -1, -1
         self._sequences: dict[tuple[str, int], int] = {}
+        # Sealed batches waiting for a slot, and batches in flight, per partition (loop thread).
+        # With idempotence at most 5 are in flight: the broker remembers the last 5 batches
+        # of a producer, which is what lets it recognise any retry as a duplicate.
+        self._queued: dict[tuple[str, int], deque[_Batch]] = {}
+        self._in_flight: dict[tuple[str, int], int] = {}
+        self._flying: set[_Batch] = set()
+        self._max_in_flight = max(
+            1,
+            min(
+                cfg.max_in_flight_requests_per_connection,
+                5 if cfg.enable_idempotence else 1_000_000,
+            ),
+        )
         if cfg.enable_idempotence:
             self._producer_id, self._epoch = self._cluster.init_producer_id()
 
@@ -194,7 +207,7 @@ class Producer:
             ):
                 full = full or self._seal(batch)
         if full is not None:
-            self._loop.call_soon(lambda: self._send(full))
+            self._loop.call_soon(lambda: self._enqueue(full))
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -243,13 +256,24 @@ class Producer:
             if batch.sealed:
                 return
             self._seal(batch)
-        self._send(batch)
+        self._enqueue(batch)
 
     # -- on the cluster's thread -----------------------------------------------------------
 
+    def _enqueue(self, batch: _Batch) -> None:
+        """Queue a sealed batch behind its partition's in-flight window (loop thread)."""
+        tp = (batch.topic, batch.partition)
+        self._queued.setdefault(tp, deque()).append(batch)
+        self._pump(tp)
+
+    def _pump(self, tp: tuple[str, int]) -> None:
+        queue = self._queued.get(tp)
+        while queue and self._in_flight.get(tp, 0) < self._max_in_flight:
+            self._in_flight[tp] = self._in_flight.get(tp, 0) + 1
+            self._send(queue.popleft())
+
     def _send(self, batch: _Batch) -> None:
-        if batch.purged:
-            return
+        self._flying.add(batch)
         batch.attempts += 1
         self._cluster.core.produce(
             batch.topic,
@@ -284,6 +308,13 @@ class Producer:
         else:
             failure = from_error_code(error, result.message or None)
         self._deliver(batch, failure, result)
+        self._finished(batch)
+
+    def _finished(self, batch: _Batch) -> None:
+        self._flying.discard(batch)
+        tp = (batch.topic, batch.partition)
+        self._in_flight[tp] -= 1
+        self._pump(tp)
 
     def _deliver(self, batch: _Batch, failure: KafkaError | None, result: ProduceResult) -> None:
         kind = TIMESTAMP_LOG_APPEND_TIME if result.log_append_time >= 0 else TIMESTAMP_CREATE_TIME
@@ -367,7 +398,7 @@ class Producer:
         with self._lock:
             batches = [self._seal(b) for b in list(self._open.values())]
         for batch in batches:
-            self._loop.call_soon(lambda b=batch: self._send(b))  # type: ignore[misc]
+            self._loop.call_soon(lambda b=batch: self._enqueue(b))  # type: ignore[misc]
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
         sim_deadline = (
             None if timeout is None or timeout < 0 else (self._loop.now_ms() + int(timeout * 1000))
@@ -394,16 +425,27 @@ class Producer:
         return self._outstanding
 
     def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
-        """Drop queued (and mark in-flight) messages; their reports say _PURGE_QUEUE/_INFLIGHT."""
+        """Drop queued messages and/or disown in-flight ones; their delivery reports say
+        _PURGE_QUEUE or _PURGE_INFLIGHT (served by the next `poll()`)."""
         with self._lock:
-            queued = list(self._open.values()) if in_queue else []
-            for batch in queued:
-                batch.purged = True
+            opened = list(self._open.values()) if in_queue else []
+            for batch in opened:
                 batch.sealed = True
                 del self._open[(batch.topic, batch.partition)]
-        for batch in queued:
-            error = KafkaError(KafkaError._PURGE_QUEUE, "Purged in queue")
-            self._deliver(batch, error, ProduceResult(ErrorCode.NONE))
+
+        def on_loop() -> None:
+            queued = [b for q in self._queued.values() for b in q] if in_queue else []
+            if in_queue:
+                self._queued.clear()
+            for batch in opened + queued:
+                batch.purged = True
+                error = KafkaError(KafkaError._PURGE_QUEUE, "Purged in queue")
+                self._deliver(batch, error, ProduceResult(ErrorCode.NONE))
+            if in_flight:
+                for batch in self._flying:
+                    batch.purged = True
+
+        self._cluster._call(on_loop)
 
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
         """Cluster metadata: brokers, topics, partitions with leaders, replicas and ISRs."""

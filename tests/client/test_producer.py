@@ -1,0 +1,156 @@
+"""Producer: what confluent-kafka users rely on, against a simulated in-kernel cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kstream_nb import Cluster, KafkaError, KafkaException, Producer
+from tests.client.conftest import FAST_GROUPS
+
+BOOTSTRAP = {"bootstrap.servers": "localhost:9092"}
+
+
+def test_records_keep_their_order_per_partition_and_report_offsets(cluster: Cluster) -> None:
+    producer = Producer({**BOOTSTRAP, "linger.ms": 5, "batch.num.messages": 7})
+    delivered: list[tuple[int, int, bytes]] = []
+    for i in range(60):
+        producer.produce(
+            "orders",
+            value=b"%d" % i,
+            key=b"k%d" % (i % 4),
+            on_delivery=lambda err, msg: delivered.append(
+                (msg.partition(), msg.offset(), msg.value())
+            ),
+        )
+    assert len(producer) == 60
+    assert producer.flush(10) == 0
+    assert len(producer) == 0
+    assert len(delivered) == 60
+    for p in range(3):
+        values = [int(r.value or b"") for r in cluster.read("orders", p)]
+        assert values == sorted(values)  # send order is log order within a partition
+        offsets = [o for part, o, _ in delivered if part == p]
+        assert sorted(offsets) == list(range(len(values)))
+
+
+def test_same_key_same_partition_and_murmur2_matches_the_java_client(cluster: Cluster) -> None:
+    java = Producer({**BOOTSTRAP, "partitioner": "murmur2_random"})
+    seen: dict[bytes, set[int]] = {}
+    for i in range(30):
+        key = b"customer-%d" % (i % 5)
+        java.produce(
+            "orders",
+            value=b"x",
+            key=key,
+            on_delivery=lambda err, msg: seen.setdefault(msg.key(), set()).add(msg.partition()),
+        )
+    java.flush(10)
+    assert all(len(parts) == 1 for parts in seen.values())
+    # The Java client's DefaultPartitioner: murmur2(key) & 0x7fffffff % partitions.
+    from kstream_nb.client.partitioner import murmur2
+
+    assert {k: next(iter(v)) for k, v in seen.items()} == {k: murmur2(k, 3) for k in seen}
+
+
+def test_str_is_utf8_and_other_types_are_refused(cluster: Cluster) -> None:
+    producer = Producer(BOOTSTRAP)
+    producer.produce("orders", value="héllo", key="ключ", partition=0)
+    producer.flush(10)
+    record = cluster.read("orders", 0)[-1]
+    assert (record.key, record.value) == ("ключ".encode(), "héllo".encode())
+    with pytest.raises(TypeError):
+        producer.produce("orders", value=42)
+    with pytest.raises(TypeError):
+        producer.produce("orders", value=b"v", key=3.5)
+
+
+def test_unknown_config_and_bad_values_fail_at_construction(cluster: Cluster) -> None:
+    with pytest.raises(KafkaException) as err:
+        Producer({**BOOTSTRAP, "no.such.property": 1})
+    assert err.value.args[0].code() == KafkaError._INVALID_ARG
+    with pytest.raises(KafkaException):
+        Producer({**BOOTSTRAP, "acks": "maybe"})
+    with pytest.raises(KafkaException, match="no in-kernel cluster answers"):
+        Producer({"bootstrap.servers": "kafka.example.com:9092"})
+
+
+def test_an_oversized_record_is_refused_and_nothing_else_is_lost(cluster: Cluster) -> None:
+    producer = Producer({**BOOTSTRAP, "message.max.bytes": 2000})
+    producer.produce("orders", value=b"a", partition=0)
+    with pytest.raises(KafkaException) as err:
+        producer.produce("orders", value=b"x" * 5000, partition=0)
+    assert err.value.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE
+    producer.produce("orders", value=b"b", partition=0)
+    producer.flush(10)
+    assert [r.value for r in cluster.read("orders", 0)] == [b"a", b"b"]
+
+
+def test_a_missing_topic_without_auto_creation_fails_through_the_callback(
+    tmp_path: Path,
+) -> None:
+    config = {**FAST_GROUPS, "auto.create.topics.enable": "false"}
+    with Cluster.start(brokers=1, simulated=True, data_dir=tmp_path, config=config):
+        producer = Producer(BOOTSTRAP)
+        errors: list[KafkaError | None] = []
+        producer.produce("missing", value=b"v", on_delivery=lambda err, msg: errors.append(err))
+        producer.flush(5)
+        assert errors[0] is not None
+        assert errors[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def test_topics_are_auto_created_when_the_broker_allows(cluster: Cluster) -> None:
+    producer = Producer(BOOTSTRAP)
+    producer.produce("created-on-first-use", value=b"v")
+    assert producer.flush(10) == 0
+    assert "created-on-first-use" in producer.list_topics().topics
+
+
+def test_idempotent_producer_writes_each_record_once_through_leader_failover(
+    tmp_path: Path,
+) -> None:
+    config = {**FAST_GROUPS, "broker.session.timeout.ms": 2000, "broker.heartbeat.interval.ms": 300}
+    with Cluster.start(
+        brokers=3, simulated=True, seed=3, data_dir=tmp_path, config=config
+    ) as cluster:
+        cluster.create_topic(
+            "orders", partitions=1, replication_factor=3, config={"min.insync.replicas": 2}
+        )
+        producer = Producer(
+            {**BOOTSTRAP, "enable.idempotence": True, "linger.ms": 1, "batch.num.messages": 5}
+        )
+        errors: list[KafkaError] = []
+        for i in range(200):
+            producer.produce(
+                "orders", value=b"%d" % i, on_delivery=lambda err, msg: err and errors.append(err)
+            )
+            if i == 100:
+                producer.poll(0.05)
+                cluster.kill_broker(cluster.describe().partition("orders", 0).leader)
+        assert producer.flush(60) == 0
+        assert errors == []
+        values = [int(r.value or b"") for r in cluster.read("orders", 0)]
+        assert values == list(range(200))  # no duplicate, no gap, in order
+
+
+def test_purge_reports_queued_messages(cluster: Cluster) -> None:
+    producer = Producer({**BOOTSTRAP, "linger.ms": 10_000})
+    errors: list[KafkaError | None] = []
+    for _ in range(3):
+        producer.produce(
+            "orders", value=b"v", partition=1, on_delivery=lambda err, msg: errors.append(err)
+        )
+    producer.purge(in_flight=False)
+    producer.poll(0)
+    assert [e.code() for e in errors if e is not None] == [KafkaError._PURGE_QUEUE] * 3
+    assert len(producer) == 0
+
+
+def test_list_topics_describes_brokers_and_partitions(cluster: Cluster) -> None:
+    meta = Producer(BOOTSTRAP).list_topics()
+    assert sorted(meta.brokers) == [1, 2, 3]
+    assert meta.brokers[1].port == 9092
+    orders = meta.topics["orders"]
+    assert sorted(orders.partitions) == [0, 1, 2]
+    assert all(len(p.replicas) == 3 and p.leader in p.replicas for p in orders.partitions.values())
