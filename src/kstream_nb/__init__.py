@@ -13,6 +13,13 @@ from kstream_nb.client import (
     Producer,
     TopicPartition,
 )
+from kstream_nb.client.admin import (
+    AdminClient,
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    IsolationLevel,
+    Node,
+)
 from kstream_nb.clock import Clock, ManualClock, SystemClock, parse_duration_ms
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.runtime import Cluster
@@ -20,16 +27,21 @@ from kstream_nb.runtime import Cluster
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdminClient",
     "Clock",
     "Cluster",
     "Consumer",
+    "ConsumerGroupState",
+    "ConsumerGroupTopicPartitions",
     "ErrorCode",
+    "IsolationLevel",
     "KStreamNbError",
     "KafkaApiError",
     "KafkaError",
     "KafkaException",
     "ManualClock",
     "Message",
+    "Node",
     "Producer",
     "SystemClock",
     "TopicPartition",

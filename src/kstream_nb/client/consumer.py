@@ -92,6 +92,8 @@ class Consumer:
         self._cooperative = protocol(self._protocol_name) == "COOPERATIVE"
         self._heartbeat_timer: Any = None
         self._rejoin_after_revoke = False
+        # As group leader: the partition counts the last assignment used (to notice growth).
+        self._assigned_counts: dict[str, int] | None = None
         self._last_poll = time.monotonic()
         self._auto_commit_timer: Any = None
         if cfg.enable_auto_commit:
@@ -198,6 +200,8 @@ class Consumer:
             return
         self._member_id = result.member_id
         self._generation = result.generation
+        if not result.members:
+            self._assigned_counts = None
         self._protocol_name = result.protocol_name or self._protocol_name
         self._cooperative = protocol(self._protocol_name) == "COOPERATIVE"
         assignments: dict[str, bytes] | None = None
@@ -218,6 +222,7 @@ class Consumer:
                 if t in image.topics
             }
             plan = ASSIGNORS[self._protocol_name].assign(counts, members)
+            self._assigned_counts = counts
             assignments = {m: Assignment(tuple(tps)).encode() for m, tps in plan.items()}
         coordinator, _ = self._cluster.core.group_coordinator(self._config.group_id)
         coordinator.sync(
@@ -278,6 +283,9 @@ class Consumer:
             self._schedule_heartbeat()
             return
         error = coordinator.heartbeat(self._config.group_id, self._generation, self._member_id)
+        if error == ErrorCode.NONE and self._metadata_changed():
+            # The leader saw partitions added (or a new topic matching a pattern): rebalance.
+            error = ErrorCode.REBALANCE_IN_PROGRESS
         if error == ErrorCode.NONE:
             self._schedule_heartbeat()
             return
@@ -291,11 +299,23 @@ class Consumer:
         self._group_state = "joining"
         self._loop.call_later(0, self._join)
 
+    def _metadata_changed(self) -> bool:
+        """As leader: a subscribed topic grew, or a new topic matches this subscription."""
+        counts = self._assigned_counts
+        if counts is None:
+            return False
+        topics = self._cluster.core.image.topics
+        if any(t in topics and len(topics[t].partitions) != c for t, c in counts.items()):
+            return True
+        return any(t not in counts for t in self._subscribed_topics() if t in topics)
+
     def _leave(self) -> None:
         if self._heartbeat_timer is not None:
             self._heartbeat_timer.cancel()
             self._heartbeat_timer = None
-        if self._member_id:
+        if self._member_id and not self._config.group_instance_id:
+            # Static members (group.instance.id) do not leave: a restart within
+            # session.timeout.ms takes their place back without a rebalance (KIP-345).
             try:
                 coordinator, _ = self._cluster.core.group_coordinator(self._config.group_id)
                 coordinator.leave(self._config.group_id, [self._member_id])

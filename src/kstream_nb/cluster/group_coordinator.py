@@ -564,6 +564,10 @@ class GroupCoordinator:
     ) -> None:
         """OffsetCommit: answered once the offsets are replicated in `__consumer_offsets`."""
         group = self._group(group_id, partition)
+        if generation < 0 and not member_id and group.members:
+            # Only members may commit for a group that has members (Kafka: UNKNOWN_MEMBER_ID).
+            callback(ErrorCode.UNKNOWN_MEMBER_ID)
+            return
         if generation >= 0 or member_id:
             if member_id not in group.members:
                 callback(ErrorCode.UNKNOWN_MEMBER_ID)

@@ -1,0 +1,230 @@
+"""Consumer and consumer groups, as confluent-kafka users rely on them (simulated time)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kstream_nb import Cluster, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from kstream_nb.cluster.events import GroupRebalanceCompleted
+
+BOOTSTRAP = "localhost:9092"
+
+
+def produce(count: int, partitions: int = 3, topic: str = "orders") -> None:
+    producer = Producer({"bootstrap.servers": BOOTSTRAP})
+    for i in range(count):
+        producer.produce(topic, value=b"%d" % i, partition=i % partitions)
+    assert producer.flush(10) == 0
+
+
+def consumer(group: str = "g", **config: Any) -> Consumer:
+    settings = {
+        "bootstrap.servers": BOOTSTRAP,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+    }
+    settings.update({k.replace("_", "."): v for k, v in config.items()})
+    return Consumer(settings)
+
+
+def drain(c: Consumer, limit: int = 1000, timeout: float = 0.5) -> list[tuple[int, int, bytes]]:
+    out = []
+    while len(out) < limit:
+        msg = c.poll(timeout)
+        if msg is None:
+            break
+        assert msg.error() is None, msg.error()
+        out.append((msg.partition() or 0, msg.offset() or 0, msg.value() or b""))
+    return out
+
+
+def crash(c: Consumer) -> None:
+    """What a killed process leaves: no more polls, heartbeats or a LeaveGroup."""
+    if c._heartbeat_timer is not None:
+        c._heartbeat_timer.cancel()
+    if c._auto_commit_timer is not None:
+        c._auto_commit_timer.cancel()
+    c._closed = True
+
+
+def assignment(c: Consumer) -> list[tuple[str, int]]:
+    return [(tp.topic, tp.partition) for tp in c.assignment()]
+
+
+def settle(cluster: Cluster, *consumers: Consumer, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        for c in consumers:
+            c.poll(0.1)
+
+
+def test_assign_reads_every_partition_in_order_from_a_position(cluster: Cluster) -> None:
+    produce(30)
+    c = consumer()
+    c.assign([TopicPartition("orders", 0, 2), TopicPartition("orders", 1, 0)])
+    got = drain(c)
+    assert [o for p, o, _ in got if p == 0] == list(range(2, 10))
+    assert [o for p, o, _ in got if p == 1] == list(range(10))
+    assert c.position([TopicPartition("orders", 0)])[0].offset == 10
+    assert c.get_watermark_offsets(TopicPartition("orders", 0)) == (0, 10)
+    c.close()
+
+
+def test_partition_eof_is_reported_once_per_end(cluster: Cluster) -> None:
+    produce(3, partitions=1)
+    c = consumer(enable_partition_eof=True)
+    c.assign([TopicPartition("orders", 0, 0)])
+    msgs = [c.poll(0.5) for _ in range(4)]
+    assert [m.offset() for m in msgs[:3] if m is not None] == [0, 1, 2]
+    assert msgs[3] is not None
+    assert msgs[3].error() is not None
+    assert msgs[3].error().code() == KafkaError._PARTITION_EOF
+    assert c.poll(0.2) is None
+    c.close()
+
+
+def test_two_members_split_the_partitions_and_a_leaving_member_hands_them_over(
+    cluster: Cluster,
+) -> None:
+    produce(30)
+    a, b = consumer(), consumer()
+    a.subscribe(["orders"])
+    b.subscribe(["orders"])
+    settle(cluster, a, b)
+    # range: partitions sorted, members sorted by id; one of them gets two partitions.
+    together = sorted(assignment(a) + assignment(b))
+    assert together == [("orders", 0), ("orders", 1), ("orders", 2)]
+    assert {len(assignment(a)), len(assignment(b))} == {1, 2}
+    b.close()
+    settle(cluster, a)
+    assert assignment(a) == [("orders", 0), ("orders", 1), ("orders", 2)]
+    a.close()
+
+
+def test_a_crashed_member_is_replaced_and_nothing_committed_is_reread(cluster: Cluster) -> None:
+    produce(30)
+    a = consumer(enable_auto_commit=False)
+    a.subscribe(["orders"])
+    first = drain(a, limit=12)
+    a.commit(asynchronous=False)
+    uncommitted = drain(a, limit=6)  # processed but never committed: at-least-once
+    crash(a)
+    b = consumer(enable_auto_commit=False)
+    b.subscribe(["orders"])
+    rest: list[tuple[int, int, bytes]] = []
+    for _ in range(100):  # session.timeout.ms passes; the group rebalances to b
+        rest += drain(b, limit=1, timeout=0.1)
+        if len(assignment(b)) == 3:
+            break
+    rest += drain(b)
+    seen = {(p, o) for p, o, _ in first} | {(p, o) for p, o, _ in rest}
+    assert len(seen) == 30  # nothing lost
+    assert not {(p, o) for p, o, _ in first} & {(p, o) for p, o, _ in rest}  # committed: not again
+    assert {(p, o) for p, o, _ in uncommitted} <= {(p, o) for p, o, _ in rest}  # re-delivered
+    b.close()
+
+
+def test_cooperative_sticky_revokes_only_the_partitions_that_move(cluster: Cluster) -> None:
+    revoked: dict[str, list[tuple[str, int]]] = {"a": []}
+    a = consumer(partition_assignment_strategy="cooperative-sticky")
+    a.subscribe(
+        ["orders"],
+        on_revoke=lambda c, parts: revoked["a"].extend((p.topic, p.partition) for p in parts),
+    )
+    settle(cluster, a)
+    assert len(assignment(a)) == 3
+    b = consumer(partition_assignment_strategy="cooperative-sticky")
+    b.subscribe(["orders"])
+    settle(cluster, a, b, rounds=40)
+    assert sorted(assignment(a) + assignment(b)) == [("orders", p) for p in range(3)]
+    assert len(assignment(b)) == 1
+    assert revoked["a"] == assignment(b)  # only the partition that moved was revoked
+    a.close()
+    b.close()
+
+
+def test_a_static_member_restarting_within_its_session_causes_no_rebalance(
+    cluster: Cluster,
+) -> None:
+    a = consumer(group_instance_id="worker-1")
+    a.subscribe(["orders"])
+    settle(cluster, a)
+    completed = [e for e in cluster.events() if isinstance(e, GroupRebalanceCompleted)]
+    a.close()  # a static member does not leave the group
+    restarted = consumer(group_instance_id="worker-1")
+    restarted.subscribe(["orders"])
+    settle(cluster, restarted)
+    assert assignment(restarted) == [("orders", 0), ("orders", 1), ("orders", 2)]
+    after = [e for e in cluster.events() if isinstance(e, GroupRebalanceCompleted)]
+    assert len(after) == len(completed)  # no new generation
+    restarted.close()
+
+
+def test_the_leader_rebalances_when_partitions_are_added(cluster: Cluster) -> None:
+    a, b = consumer(), consumer()
+    a.subscribe(["orders"])
+    b.subscribe(["orders"])
+    settle(cluster, a, b)
+    cluster.create_partitions("orders", 6)
+    settle(cluster, a, b, rounds=40)
+    assert sorted(assignment(a) + assignment(b)) == [("orders", p) for p in range(6)]
+    a.close()
+    b.close()
+
+
+def test_deleted_records_move_a_lagging_consumer_per_auto_offset_reset(cluster: Cluster) -> None:
+    produce(20, partitions=1)
+    c = consumer()
+    c.assign([TopicPartition("orders", 0, 0)])
+    assert drain(c, limit=3)[-1][1] == 2
+    cluster.core.delete_records("orders", 0, 15)
+    c.seek(TopicPartition("orders", 0, 3))  # now below the log start
+    assert [o for _, o, _ in drain(c)] == [15, 16, 17, 18, 19]
+    c.close()
+    strict = consumer(auto_offset_reset="error")
+    strict.assign([TopicPartition("orders", 0, 1)])
+    msg = strict.poll(1.0)
+    assert msg is not None
+    assert msg.error() is not None
+    assert msg.error().code() == KafkaError._AUTO_OFFSET_RESET
+    strict.close()
+
+
+def test_committed_offsets_are_where_a_new_member_starts(cluster: Cluster) -> None:
+    produce(30)
+    a = consumer(enable_auto_commit=False)
+    a.assign([TopicPartition("orders", p) for p in range(3)])
+    a.commit(
+        offsets=[TopicPartition("orders", 0, 2), TopicPartition("orders", 1, 3)], asynchronous=False
+    )
+    assert [
+        tp.offset for tp in a.committed([TopicPartition("orders", 0), TopicPartition("orders", 2)])
+    ] == [2, -1001]
+    a.close()
+    b = consumer()
+    b.assign([TopicPartition("orders", 0), TopicPartition("orders", 1)])
+    got = drain(b)
+    assert min(o for p, o, _ in got if p == 0) == 2
+    assert min(o for p, o, _ in got if p == 1) == 3
+    b.close()
+
+
+def test_offsets_for_times_and_bad_input(cluster: Cluster) -> None:
+    start = cluster.now_ms()
+    producer = Producer({"bootstrap.servers": BOOTSTRAP})
+    for i in range(5):
+        producer.produce("orders", value=b"v", partition=0, timestamp=start + i * 1000)
+    producer.flush(5)
+    c = consumer()
+    found = c.offsets_for_times([TopicPartition("orders", 0, start + 2500)])
+    assert found[0].offset == 3
+    with pytest.raises(KafkaException):
+        Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "g", "auto.offset.reset": "soon"})
+    with pytest.raises(TypeError):
+        c.subscribe("orders")  # type: ignore[arg-type]
+    c.close()
+    with pytest.raises(RuntimeError):
+        c.poll(0)
