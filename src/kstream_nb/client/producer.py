@@ -37,19 +37,13 @@ __all__ = ["Producer"]
 
 DeliveryCallback = Callable[[KafkaError | None, Message], Any]
 Headers = list[tuple[str, bytes | None]]
+_NO_HEADERS: list[tuple[str, bytes | None]] = []  # the encoder only reads it
 _RECORD_OVERHEAD = 70  # batch header share + record framing, as librdkafka estimates a message
 
 
-@dataclass(slots=True)
-class _Pending:
-    """A produced record waiting for its delivery report."""
-
-    key: bytes | None
-    value: bytes | None
-    headers: Headers | None
-    timestamp: int
-    callback: DeliveryCallback | None
-    enqueued: float
+# A produced record waiting for its delivery report:
+# (key, value, headers, timestamp, callback, time.monotonic() when produced).
+_Pending = tuple[bytes | None, bytes | None, Headers | None, int, DeliveryCallback | None, float]
 
 
 @dataclass(slots=True, eq=False)
@@ -126,6 +120,18 @@ class Producer:
                 5 if cfg.enable_idempotence else 1_000_000,
             ),
         )
+        # Read on every produce(): kept as attributes, not looked up in the config each time.
+        self._max_message_bytes = cfg.message_max_bytes
+        self._queue_max = cfg.queue_buffering_max_messages
+        self._batch_num_messages = cfg.batch_num_messages
+        self._batch_size = cfg.batch_size
+        self._silent = 0  # reports without a callback: counted, no Message built
+        self._sticky_ms = (
+            cfg.sticky_partitioning_linger_ms
+            if cfg.partitioner in ("consistent_random", "murmur2_random", "fnv1a_random", "random")
+            else 0
+        )
+        self._sticky: dict[str, tuple[int, int]] = {}  # topic -> (partition, since ms)
         if cfg.enable_idempotence:
             self._producer_id, self._epoch = self._cluster.init_producer_id()
 
@@ -143,28 +149,24 @@ class Producer:
         headers: object = None,
     ) -> None:
         """Queue one record; its delivery report comes from a later `poll()` or `flush()`."""
-        if not isinstance(topic, str) or not topic:
+        if type(topic) is not str or not topic:
             raise TypeError("topic must be a non-empty str")
-        key_b = _to_bytes("key", key)
-        value_b = _to_bytes("value", value)
-        hdrs = _headers(headers)
-        size = (
-            _RECORD_OVERHEAD
-            + len(key_b or b"")
-            + len(value_b or b"")
-            + sum(len(k) + len(v or b"") for k, v in hdrs or ())
-        )
-        if size > self._config.message_max_bytes:
+        key_b = key if key is None or type(key) is bytes else _to_bytes("key", key)
+        value_b = value if value is None or type(value) is bytes else _to_bytes("value", value)
+        hdrs = None if headers is None else _headers(headers)
+        size = _RECORD_OVERHEAD + (len(key_b) if key_b else 0) + (len(value_b) if value_b else 0)
+        if hdrs:
+            size += sum(len(k) + len(v or b"") for k, v in hdrs)
+        if size > self._max_message_bytes:
             raise KafkaException(
                 KafkaError(
                     KafkaError.MSG_SIZE_TOO_LARGE,
-                    f"Message size {size} exceeds "
-                    f"message.max.bytes={self._config.message_max_bytes}",
+                    f"Message size {size} exceeds message.max.bytes={self._max_message_bytes}",
                 )
             )
-        if self._outstanding >= self._config.queue_buffering_max_messages:
+        if self._outstanding >= self._queue_max:
             raise BufferError("Local: Queue full")
-        count = self._partitions_of(topic)
+        count = self._partition_counts.get(topic) or self._partitions_of(topic)
         if count == 0:
             self._report_now(
                 topic,
@@ -178,8 +180,18 @@ class Producer:
                 ),
             )
             return
+        now = self._loop.now_ms()
         if partition < 0:
-            partition = self._partitioner.partition(topic, key_b, count, self._loop.now_ms())
+            if key_b is None and self._sticky_ms > 0:
+                # Keyless records stick to one partition for sticky.partitioning.linger.ms.
+                sticky = self._sticky.get(topic)
+                if sticky is not None and now - sticky[1] <= self._sticky_ms:
+                    partition = sticky[0]
+                else:
+                    partition = self._partitioner(None, count)
+                    self._sticky[topic] = (partition, now)
+            else:
+                partition = self._partitioner.partition(topic, key_b, count, now)
         elif partition >= count:
             raise KafkaException(
                 KafkaError(
@@ -187,24 +199,23 @@ class Producer:
                     f"topic {topic!r} has {count} partitions; partition {partition} does not exist",
                 )
             )
-        ts = timestamp or self._loop.now_ms()
-        pending = _Pending(key_b, value_b, hdrs, ts, on_delivery or callback, time.monotonic())
+        ts = timestamp or now
+        pending = (key_b, value_b, hdrs, ts, on_delivery or callback, time.monotonic())
         full: _Batch | None = None
         with self._lock:
             self._outstanding += 1
             batch = self._open.get((topic, partition))
             if batch is None:
                 batch = self._new_batch(topic, partition)
-            if not batch.builder.append(key_b, value_b, ts, hdrs or ()):
+            header_list = hdrs or _NO_HEADERS
+            if not batch.builder.append_fast(key_b, value_b, ts, header_list):
                 full = self._seal(batch)
                 batch = self._new_batch(topic, partition)
-                batch.builder.append(key_b, value_b, ts, hdrs or ())
-            batch.messages.append(pending)
+                batch.builder.append_fast(key_b, value_b, ts, header_list)
+            messages = batch.messages
+            messages.append(pending)
             batch.size += size
-            if (
-                len(batch.messages) >= self._config.batch_num_messages
-                or batch.size >= self._config.batch_size
-            ):
+            if len(messages) >= self._batch_num_messages or batch.size >= self._batch_size:
                 full = full or self._seal(batch)
         if full is not None:
             self._loop.call_soon(lambda: self._enqueue(full))
@@ -319,24 +330,32 @@ class Producer:
     def _deliver(self, batch: _Batch, failure: KafkaError | None, result: ProduceResult) -> None:
         kind = TIMESTAMP_LOG_APPEND_TIME if result.log_append_time >= 0 else TIMESTAMP_CREATE_TIME
         now = time.monotonic()
+        default = self._config.on_delivery
+        only_errors = self._config.delivery_report_only_error and failure is None
         reports = []
-        for i, m in enumerate(batch.messages):
+        silent = 0
+        create = Message._create
+        for i, (key, value, headers, ts, callback, enqueued) in enumerate(batch.messages):
+            if (callback is None and default is None) or only_errors:
+                silent += 1  # nobody will look at this report: count it, build nothing
+                continue
             offset = result.base_offset + i if failure is None else None
-            ts = result.log_append_time if result.log_append_time >= 0 else m.timestamp
-            msg = Message._create(
+            stamp = result.log_append_time if result.log_append_time >= 0 else ts
+            msg = create(
                 batch.topic,
                 batch.partition,
                 offset,
-                m.key,
-                m.value,
-                m.headers,
+                key,
+                value,
+                headers,
                 failure,
-                (kind, ts),
-                now - m.enqueued,
+                (kind, stamp),
+                now - enqueued,
             )
-            reports.append((m.callback, failure, msg))
+            reports.append((callback, failure, msg))
         with self._ready:
             self._reports.extend(reports)
+            self._silent += silent
             self._ready.notify_all()
 
     def _report_now(
@@ -360,11 +379,17 @@ class Producer:
 
     def poll(self, timeout: float | None = None) -> int:
         """Serve delivery reports (calling their callbacks); wait up to `timeout` s for one."""
-        self._wait(lambda: bool(self._reports), timeout)
+        self._wait(self._has_reports, timeout)
         return self._serve()
 
+    def _has_reports(self) -> bool:
+        return bool(self._reports) or self._silent > 0
+
     def _serve(self) -> int:
-        served = 0
+        with self._lock:
+            served = self._silent
+            self._outstanding -= served
+            self._silent = 0
         default = self._config.on_delivery
         while True:
             with self._lock:
@@ -374,7 +399,7 @@ class Producer:
                 self._outstanding -= 1
             served += 1
             cb = callback or default
-            if cb is not None and not (self._config.delivery_report_only_error and error is None):
+            if cb is not None:
                 cb(error, msg)
 
     def _wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
@@ -408,13 +433,13 @@ class Producer:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
-                self._wait(lambda: bool(self._reports), remaining if remaining else None)
+                self._wait(self._has_reports, remaining if remaining else None)
             else:
                 remaining_ms = None if sim_deadline is None else sim_deadline - self._loop.now_ms()
                 if remaining_ms is not None and remaining_ms <= 0:
                     break
                 self._wait(
-                    lambda: bool(self._reports),
+                    self._has_reports,
                     None if remaining_ms is None else remaining_ms / 1000,
                 )
             self._serve()

@@ -388,6 +388,16 @@ class BatchBuilder:
         self._count += 1
         return True
 
+    def append_fast(
+        self, key: bytes | None, value: bytes | None, timestamp: int, headers: list[Header]
+    ) -> bool:
+        """`append` for callers that already hold bytes and a headers list (a producer's hot
+        path): no conversion, one call into the compiled encoder."""
+        if self._append(self._count, timestamp, key, value, headers) is None:
+            return False
+        self._count += 1
+        return True
+
     def extend(self, rows: Iterable[tuple[bytes | None, bytes | None, int]]) -> int:
         """Add (key, value, timestamp) rows without headers until the batch is full.
 
