@@ -44,7 +44,7 @@ from kstream_nb.cluster.group_coordinator import JoinResult, OffsetAndMetadata, 
 from kstream_nb.errors import ErrorCode, KafkaApiError
 from kstream_nb.log import TimestampType, iter_batches
 from kstream_nb.runtime import Cluster
-from kstream_nb.runtime.loop import RealTimeLoop, SimulatedLoop
+from kstream_nb.runtime.loop import SimulatedLoop
 from kstream_nb.runtime.registry import find_cluster
 
 __all__ = ["Consumer"]
@@ -60,6 +60,7 @@ class _PartitionState:
     paused: bool = False
     eof_reported: bool = False
     stored: int | None = None  # offset to commit next (enable.auto.offset.store)
+    assigned: bool = True
     buffer: deque[Message] = field(default_factory=deque)
 
 
@@ -94,7 +95,9 @@ class Consumer:
         self._rejoin_after_revoke = False
         # As group leader: the partition counts the last assignment used (to notice growth).
         self._assigned_counts: dict[str, int] | None = None
-        self._last_poll = time.monotonic()
+        self._last_poll = self._loop.now_ms()
+        self._auto_store = cfg.enable_auto_offset_store
+        self._draining: _PartitionState | None = None  # whose buffer poll() is emptying
         self._auto_commit_timer: Any = None
         if cfg.enable_auto_commit:
             self._schedule_auto_commit()
@@ -263,9 +266,7 @@ class Consumer:
         self._heartbeat_timer = None
         if self._closed or self._group_state != "stable":
             return
-        if (time.monotonic() - self._last_poll) * 1000 > self._config.max_poll_interval_ms and (
-            isinstance(self._loop, RealTimeLoop)
-        ):
+        if self._loop.now_ms() - self._last_poll > self._config.max_poll_interval_ms:
             # The application stopped polling: leave so the others take over (as librdkafka).
             self._leave()
             with self._lock:
@@ -368,13 +369,16 @@ class Consumer:
         """Consume exactly these partitions (replacing the assignment), from their offsets."""
         self._check_open()
         with self._lock:
-            self._partitions = {}
+            self._drop_all()
         self.incremental_assign(partitions)
 
     def incremental_assign(self, partitions: list[TopicPartition]) -> None:
         self._check_open()
         with self._lock:
             for tp in partitions:
+                old = self._partitions.get((tp.topic, tp.partition))
+                if old is not None:
+                    old.assigned = False
                 state = _PartitionState()
                 if tp.offset >= 0:
                     state.position = tp.offset
@@ -386,12 +390,19 @@ class Consumer:
         self._check_open()
         with self._lock:
             for tp in partitions:
-                self._partitions.pop((tp.topic, tp.partition), None)
+                state = self._partitions.pop((tp.topic, tp.partition), None)
+                if state is not None:
+                    state.assigned = False
 
     def unassign(self) -> None:
         self._check_open()
         with self._lock:
-            self._partitions = {}
+            self._drop_all()
+
+    def _drop_all(self) -> None:
+        for state in self._partitions.values():
+            state.assigned = False
+        self._partitions = {}
 
     def assignment(self) -> list[TopicPartition]:
         self._check_open()
@@ -656,6 +667,24 @@ class Consumer:
 
     def poll(self, timeout: float | None = None) -> Message | None:
         """The next message (or error/event message), waiting up to `timeout` seconds."""
+        state = self._draining
+        if (
+            state is not None
+            and state.buffer
+            and state.assigned
+            and not state.paused
+            and not self._events
+            and not self._errors
+            and not self._closed
+        ):
+            # The common case: the next fetched message of the partition being drained.
+            msg = state.buffer.popleft()
+            if msg._error is None:
+                state.position = msg._offset + 1  # type: ignore[operator]
+                if self._auto_store:
+                    state.stored = state.position
+            self._last_poll = self._loop.now_ms()
+            return msg
         messages = self.consume(1, -1 if timeout is None else timeout)
         return messages[0] if messages else None
 
@@ -664,7 +693,7 @@ class Consumer:
         self._check_open()
         if num_messages < 1 or num_messages > 1_000_000:
             raise ValueError("num_messages must be between 1 and 1000000")
-        self._last_poll = time.monotonic()
+        self._last_poll = self._loop.now_ms()
         limit_ms = None if timeout is None or timeout < 0 else int(timeout * 1000)
         waited = 0
         while True:
@@ -688,13 +717,17 @@ class Consumer:
                     Message._create(None, None, None, None, None, error=self._errors.popleft())
                 )
             for state in self._partitions.values():
+                if state.paused:
+                    continue
                 while state.buffer and len(out) < num_messages:
                     msg = state.buffer.popleft()
                     if msg.error() is None:
                         state.position = (msg.offset() or 0) + 1
-                        if self._config.enable_auto_offset_store:
+                        if self._auto_store:
                             state.stored = state.position
                     out.append(msg)
+                if state.buffer:
+                    self._draining = state
                 if len(out) >= num_messages:
                     break
         return out
@@ -745,20 +778,23 @@ class Consumer:
                         if batch.timestamp_type is TimestampType.LOG_APPEND_TIME
                         else TIMESTAMP_CREATE_TIME
                     )
-                    for r in batch.records():
+                    create = Message._create
+                    append = state.buffer.append
+                    epoch = batch.partition_leader_epoch
+                    for r in batch.raw_records():
                         if r.offset >= offset:
-                            state.buffer.append(
-                                Message._create(
+                            append(
+                                create(
                                     topic,
                                     partition,
                                     r.offset,
                                     r.key,
                                     r.value,
-                                    list(r.headers) if r.headers else None,
+                                    r.headers or None,
                                     None,
                                     (kind, r.timestamp),
                                     None,
-                                    batch.partition_leader_epoch,
+                                    epoch,
                                 )
                             )
                 if state.buffer:

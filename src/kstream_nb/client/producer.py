@@ -125,7 +125,6 @@ class Producer:
         self._queue_max = cfg.queue_buffering_max_messages
         self._batch_num_messages = cfg.batch_num_messages
         self._batch_size = cfg.batch_size
-        self._silent = 0  # reports without a callback: counted, no Message built
         self._sticky_ms = (
             cfg.sticky_partitioning_linger_ms
             if cfg.partitioner in ("consistent_random", "murmur2_random", "fnv1a_random", "random")
@@ -355,7 +354,9 @@ class Producer:
             reports.append((callback, failure, msg))
         with self._ready:
             self._reports.extend(reports)
-            self._silent += silent
+            # Without a delivery callback librdkafka frees a message as soon as it is
+            # delivered, so it leaves the queue (and len()) then, not at the next poll().
+            self._outstanding -= silent
             self._ready.notify_all()
 
     def _report_now(
@@ -383,13 +384,10 @@ class Producer:
         return self._serve()
 
     def _has_reports(self) -> bool:
-        return bool(self._reports) or self._silent > 0
+        return bool(self._reports) or self._outstanding == 0
 
     def _serve(self) -> int:
-        with self._lock:
-            served = self._silent
-            self._outstanding -= served
-            self._silent = 0
+        served = 0
         default = self._config.on_delivery
         while True:
             with self._lock:

@@ -279,6 +279,16 @@ class RecordBatch:
             )
         return max_timestamp
 
+    def raw_records(self) -> Iterator[Any]:
+        """aiokafka's own record objects (offset, timestamp, key, value, headers attributes):
+        for consumers that build their own message objects and want no copy in between."""
+        try:
+            yield from _AioBatch(self.data)
+        except Exception as exc:  # aiokafka raises its own and builtin errors on bad bytes
+            raise CorruptRecordError(
+                f"record batch at offset {self.base_offset} cannot be decoded: {exc}"
+            ) from exc
+
     def records(self) -> Iterator[Record]:
         """Decode the records (decompressing when needed) with their absolute offsets."""
         try:
