@@ -228,3 +228,81 @@ def test_offsets_for_times_and_bad_input(cluster: Cluster) -> None:
     c.close()
     with pytest.raises(RuntimeError):
         c.poll(0)
+
+
+def test_consume_store_offsets_commit_message_pause_and_incremental_assignment(
+    cluster: Cluster,
+) -> None:
+    produce(30)
+    c = consumer(enable_auto_offset_store=False, enable_auto_commit=False)
+    c.assign([TopicPartition("orders", 0, 0)])
+    c.incremental_assign([TopicPartition("orders", 1, 0)])
+    assert assignment(c) == [("orders", 0), ("orders", 1)]
+    batch = c.consume(5, 1.0)
+    assert len(batch) == 5
+    last = batch[-1]
+    c.store_offsets(message=last)
+    assert c.commit(asynchronous=False)[0].offset == (last.offset() or 0) + 1
+    c.commit(message=batch[0], asynchronous=False)
+    tp = TopicPartition("orders", batch[0].partition() or 0)
+    assert c.committed([tp])[0].offset == (batch[0].offset() or 0) + 1
+    c.pause([TopicPartition("orders", 0), TopicPartition("orders", 1)])
+    assert c.poll(0.2) is None
+    c.resume([TopicPartition("orders", 1)])
+    resumed = c.poll(0.5)
+    assert resumed is not None
+    assert resumed.partition() == 1
+    c.incremental_unassign([TopicPartition("orders", 0)])
+    assert assignment(c) == [("orders", 1)]
+    assert "orders" in c.list_topics().topics
+    c.unassign()
+    assert c.assignment() == []
+    c.close()
+
+
+def test_a_member_that_stops_polling_leaves_after_max_poll_interval(cluster: Cluster) -> None:
+    slow = consumer(max_poll_interval_ms=6000, session_timeout_ms=6000)
+    busy = consumer(max_poll_interval_ms=6000, session_timeout_ms=6000)
+    slow.subscribe(["orders"])
+    busy.subscribe(["orders"])
+    settle(cluster, slow, busy)
+    assert len(assignment(slow)) + len(assignment(busy)) == 3
+    for _ in range(100):  # only `busy` polls; heartbeats of both keep running meanwhile
+        busy.poll(0.1)
+    assert assignment(busy) == [("orders", 0), ("orders", 1), ("orders", 2)]
+    msg = slow.poll(0)
+    assert msg is not None
+    assert msg.error() is not None
+    assert msg.error().code() == KafkaError._MAX_POLL_EXCEEDED
+    slow.close()
+    busy.close()
+
+
+def test_consumers_carry_on_when_the_group_coordinator_dies(tmp_path: Any) -> None:
+    config = {
+        "offsets.topic.num.partitions": 3,
+        "group.initial.rebalance.delay.ms": 0,
+        "broker.session.timeout.ms": 2000,
+        "broker.heartbeat.interval.ms": 300,
+    }
+    with Cluster.start(
+        brokers=3, simulated=True, seed=4, data_dir=tmp_path, config=config
+    ) as cluster:
+        cluster.create_topic("orders", partitions=3, replication_factor=3)
+        produce(30)
+        c = consumer(enable_auto_commit=False)
+        c.subscribe(["orders"])
+        first = drain(c, limit=10)
+        c.commit(asynchronous=False)
+        coordinator, _ = cluster.core.group_coordinator("g")
+        cluster.kill_broker(coordinator.broker_id)
+        rest = drain(c, timeout=1.0)
+        for _ in range(50):
+            rest += drain(c, timeout=0.1)
+        seen = {(p, o) for p, o, _ in first + rest}
+        assert len(seen) == 30
+        c.commit(asynchronous=False)
+        new, _ = cluster.core.group_coordinator("g")
+        assert new.broker_id != coordinator.broker_id
+        assert sum(o.offset for o in new.committed("g").values()) == 30
+        c.close()
