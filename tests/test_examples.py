@@ -65,3 +65,20 @@ def test_cluster_benchmark_runs_in_quick_mode() -> None:
     ).stdout
     assert "Replication cost" in out
     assert "kill leader" in out
+
+
+def test_every_python_example_in_the_readme_runs(tmp_path: Path) -> None:
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    for i, block in enumerate(blocks):
+        script = tmp_path / f"readme_{i}.py"
+        script.write_text(block)
+        subprocess.run(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
