@@ -16,13 +16,14 @@ import pytest
 
 from kstream_nb import Cluster
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "kafka-deep-dive.md"
+# The curriculum lives in ../shared/seed beside the repository; a copy is kept in tests/ so the
+# snippets run wherever the repository is checked out (the shared one wins when present).
+_SHARED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "kafka-deep-dive.md"
+SEED = _SHARED if _SHARED.exists() else Path(__file__).parent / "data" / "kafka-deep-dive.md"
 
 
 def snippet(first_line: str) -> str:
     """The python code block of the seed whose first line is `first_line`, import changed."""
-    if not SEED.exists():
-        pytest.skip(f"the curriculum is not at {SEED}")
     blocks = re.findall(r"```python\n(.*?)```", SEED.read_text(), re.S)
     for block in blocks:
         if block.startswith(first_line):

@@ -16,6 +16,8 @@ from kstream_nb.log import (
     MAX_TIMESTAMP,
     BatchBuilder,
     Compression,
+    CorruptRecordError,
+    InvalidRecordError,
     LogConfig,
     OffsetAndTimestamp,
     OffsetOutOfRangeError,
@@ -283,3 +285,18 @@ def test_log_start_offset_moves_only_below_the_high_watermark(make_log: MakeLog)
     with pytest.raises(OffsetOutOfRangeError):
         log.read(3, 100)
     assert [r.offset for r in log.records()] == [4, 5, 6, 7, 8, 9]
+
+
+def test_batches_from_our_own_encoder_still_get_every_check_the_topic_needs(
+    make_log: MakeLog,
+) -> None:
+    log = make_log()
+    info = log.append_as_leader(batch([(b"k", b"v")] * 3), trusted_encoder=True)
+    assert (info.first_offset, info.last_offset) == (0, 2)
+    compacted = make_log("c-0", cleanup_policy="compact")
+    with pytest.raises(InvalidRecordError):  # keys are still required on a compacted topic
+        compacted.append_as_leader(batch([(None, b"v")]), trusted_encoder=True)
+    damaged = bytearray(batch([(b"k", b"v")]))
+    damaged[-1] ^= 0xFF
+    with pytest.raises(CorruptRecordError):  # and the CRC is always checked
+        log.append_as_leader(bytes(damaged), trusted_encoder=True)

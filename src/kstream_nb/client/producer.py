@@ -292,6 +292,7 @@ class Producer:
             acks=self._config.acks,
             timeout_ms=self._config.request_timeout_ms,
             callback=lambda result: self._answered(batch, result),
+            trusted_encoder=True,  # built by this producer's BatchBuilder
         )
 
     def _answered(self, batch: _Batch, result: ProduceResult) -> None:

@@ -397,6 +397,7 @@ class Broker:
             -1,
             self.config.request_timeout_ms,
             lambda result: callback(result.error),
+            trusted_encoder=True,
         )
 
     def _log_event(self, event: LogEvent) -> None:
@@ -443,6 +444,8 @@ class Broker:
         acks: int,
         timeout_ms: int,
         callback: ProduceCallback,
+        *,
+        trusted_encoder: bool = False,
     ) -> None:
         """Append as leader; answer now (acks 0/1) or when the ISR has the records (acks=all)."""
         tp = (topic, partition_index)
@@ -475,7 +478,9 @@ class Broker:
             )
             return
         try:
-            info = partition.log.append_as_leader(records, partition.leader_epoch)
+            info = partition.log.append_as_leader(
+                records, partition.leader_epoch, trusted_encoder=trusted_encoder
+            )
         except LogError as exc:
             callback(ProduceResult(exc.code, message=exc.message))
             return

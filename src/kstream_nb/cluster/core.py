@@ -381,8 +381,12 @@ class ClusterCore:
         acks: int = -1,
         timeout_ms: int | None = None,
         callback: ProduceCallback,
+        trusted_encoder: bool = False,
     ) -> None:
-        """Send a batch to the partition's leader, as a client with fresh metadata does."""
+        """Send a batch to the partition's leader, as a client with fresh metadata does.
+
+        `trusted_encoder`: the batch comes from kstream_nb's own producer (see
+        `PartitionLog.append_as_leader`)."""
         state = self.image.partition(topic, partition)
         if state is None:
             callback(
@@ -408,6 +412,7 @@ class ClusterCore:
             acks,
             self.config.request_timeout_ms if timeout_ms is None else timeout_ms,
             callback,
+            trusted_encoder=trusted_encoder,
         )
 
     def _leader_log(self, topic: str, partition: int) -> tuple[ErrorCode, PartitionLog | None]:

@@ -318,7 +318,11 @@ class PartitionLog:
     # -- appending ---------------------------------------------------------------------------
 
     def append_as_leader(
-        self, records: bytes | bytearray | memoryview, leader_epoch: int = -1
+        self,
+        records: bytes | bytearray | memoryview,
+        leader_epoch: int = -1,
+        *,
+        trusted_encoder: bool = False,
     ) -> AppendInfo:
         """Validate batches from a producer, assign their offsets, and append them.
 
@@ -326,11 +330,16 @@ class PartitionLog:
         structure and offset deltas, keys on compacted topics, timestamp bounds; rewrites
         compression when the topic's `compression.type` is not `producer`, and stamps
         LogAppendTime when the topic asks for it. Nothing is written unless every batch is valid.
+
+        `trusted_encoder=True` says the batches were built in this process by kstream_nb's own
+        encoder (its producer): their record structure is right by construction, so records are
+        decoded only when the topic needs them (compaction keys, timestamp bounds); the CRC,
+        sizes and headers are still checked. Bytes from anywhere else are decoded in full.
         """
         self._check_open()
         now = self.clock.now_ms()
         config = self.config
-        batches = self._validated(records, from_client=True)
+        batches = self._validated(records, from_client=True, trusted=trusted_encoder)
         target = (
             None
             if config.compression_type == "producer"
@@ -436,7 +445,7 @@ class PartitionLog:
         )
 
     def _validated(
-        self, records: bytes | bytearray | memoryview, *, from_client: bool
+        self, records: bytes | bytearray | memoryview, *, from_client: bool, trusted: bool = False
     ) -> list[RecordBatch]:
         config = self.config
         if not records:
@@ -461,14 +470,23 @@ class PartitionLog:
                     f"record batch declares {b.record_count} records but a last offset delta of "
                     f"{b.last_offset_delta}"
                 )
-            self._validate_records(b, from_client=from_client, now=now)
+            self._validate_records(b, from_client=from_client, trusted=trusted, now=now)
         return batches
 
-    def _validate_records(self, batch: RecordBatch, *, from_client: bool, now: int) -> None:
+    def _validate_records(
+        self, batch: RecordBatch, *, from_client: bool, trusted: bool, now: int
+    ) -> None:
         """Decode every record: structure, offset deltas, keys on compacted topics, timestamps."""
         config = self.config
         if not from_client:
             return  # a follower checks batches (CRC, sizes), not records, as Kafka does
+        if (
+            trusted
+            and not config.compact
+            and config.message_timestamp_before_max_ms == LONG_MAX
+            and config.message_timestamp_after_max_ms == LONG_MAX
+        ):
+            return  # built by our own encoder: nothing left that only the records could tell
         # The header's max timestamp is the producer's claim; the records are the truth.
         batch.max_timestamp = batch.check_records(
             require_keys=config.compact and not batch.is_control
