@@ -272,19 +272,12 @@ def test_incremental_alter_configs(admin: AdminClient) -> None:
     configs = admin.describe_configs([resource])[resource].result()
     assert configs["retention.ms"].value == "1000"
     assert configs["cleanup.policy"].value == "delete,compact"
-    # DELETE of a key without an override is a no-op; of an override, unsupported (see docs).
+    # DELETE of a key without an override is a no-op.
     noop = ConfigResource("topic", "orders")
     noop.add_incremental_config(
         ConfigEntry("segment.bytes", None, incremental_operation=AlterConfigOpType.DELETE)
     )
     assert admin.incremental_alter_configs([noop])[noop].result() is None
-    delete = ConfigResource("topic", "orders")
-    delete.add_incremental_config(
-        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)
-    )
-    assert error_of(admin.incremental_alter_configs([delete])[delete]).code() == (
-        KafkaError._NOT_IMPLEMENTED
-    )
     unknown = ConfigResource("topic", "orders")
     unknown.add_incremental_config(
         ConfigEntry("retention.days", "1", incremental_operation=AlterConfigOpType.SET)
@@ -293,7 +286,16 @@ def test_incremental_alter_configs(admin: AdminClient) -> None:
         KafkaError.INVALID_CONFIG
     )
     configs = admin.describe_configs([resource])[resource].result()
-    assert configs["retention.ms"].value == "1000"  # the failed requests changed nothing
+    assert configs["retention.ms"].value == "1000"  # the failed request changed nothing
+    # DELETE of an override: the broker's default applies again.
+    delete = ConfigResource("topic", "orders")
+    delete.add_incremental_config(
+        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)
+    )
+    assert admin.incremental_alter_configs([delete])[delete].result() is None
+    configs = admin.describe_configs([resource])[resource].result()
+    assert configs["retention.ms"].value == "604800000"
+    assert configs["retention.ms"].is_default
     with pytest.raises(ValueError, match="non-empty"):
         admin.incremental_alter_configs([ConfigResource("topic", "orders")])
 

@@ -741,8 +741,8 @@ class AdminClient:
     ) -> dict[ConfigResource, ClusterFuture[None]]:
         """Apply SET, DELETE, APPEND and SUBTRACT changes to topic configs, atomically per topic.
 
-        DELETE of a topic override that exists fails with `_NOT_IMPLEMENTED`: the cluster can
-        only add or change overrides so far. Broker configs are fixed at `Cluster.start`.
+        DELETE removes an override (the broker default applies again). Broker configs are fixed
+        at `Cluster.start`.
         """
         if not isinstance(resources, list):
             raise TypeError("Expected list of ConfigResource")
@@ -793,9 +793,8 @@ class AdminClient:
                 new = _altered_overrides(core, name, image.config, resource.incremental_configs)
                 if validate_only:
                     return None
-                changed = {k: v for k, v in new.items() if image.config.get(k) != v}
-                if changed:
-                    core.alter_topic_config(name, changed)
+                if new != image.config:
+                    core.alter_topic_config(name, new, replace=True)
                 target = new
             seen = all(
                 (t := b.metadata.image.topics.get(name)) is None or t.config == target
@@ -1505,10 +1504,4 @@ def _altered_overrides(
                 items = [v for v in items if v not in values]
             new[key] = ",".join(items)
     LogConfig.from_properties(new, base)  # INVALID_CONFIG for a bad value
-    removed = sorted(set(current) - set(new))
-    if removed:
-        raise _not_implemented(
-            f"deleting the override(s) {', '.join(removed)} of topic {name!r}: the cluster can "
-            "add and change topic overrides but not remove them yet; SET the value you want"
-        )
     return new

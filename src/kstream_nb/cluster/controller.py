@@ -430,11 +430,14 @@ class Controller:
             raise UnknownTopicError(f"topic {name!r} does not exist")
         self._commit([TopicRemoved(name)])
 
-    def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
+    def alter_topic_config(
+        self, name: str, config: Mapping[str, Any], *, replace: bool = False
+    ) -> None:
+        """Set topic overrides (merged into the current ones, or replacing them all)."""
         image = self.metadata.image.topics.get(name)
         if image is None:
             raise UnknownTopicError(f"topic {name!r} does not exist")
-        merged = dict(image.config)
+        merged = {} if replace else dict(image.config)
         merged.update({k: str(v) for k, v in config.items()})
         LogConfig.from_properties(merged, self._config.topic_defaults())
         self._commit([TopicConfigChanged(name, merged)])

@@ -321,8 +321,11 @@ class ClusterCore:
     def create_partitions(self, name: str, total: int) -> None:
         self.controller().create_partitions(name, total)
 
-    def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
-        self.controller().alter_topic_config(name, config)
+    def alter_topic_config(
+        self, name: str, config: Mapping[str, Any], *, replace: bool = False
+    ) -> None:
+        """Set topic overrides, merged, or `replace`-ing them all (removes overrides)."""
+        self.controller().alter_topic_config(name, config, replace=replace)
 
     # -- consumer groups -------------------------------------------------------------------
 
