@@ -30,13 +30,12 @@ from kstream_nb.client.config import ProducerConfig
 from kstream_nb.client.error import KafkaError, KafkaException, from_api_error, from_error_code
 from kstream_nb.client.future import ClusterFuture
 from kstream_nb.client.message import OFFSET_INVALID, TopicPartition
-from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata
+from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata, connect
 from kstream_nb.cluster import BrokerConfig, ClusterCore, validate_topic_name
 from kstream_nb.cluster.group_coordinator import GroupDescription, OffsetAndMetadata
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.log import LogConfig
 from kstream_nb.runtime import Cluster
-from kstream_nb.runtime.registry import find_cluster
 
 __all__ = [
     "AdminClient",
@@ -559,10 +558,7 @@ class AdminClient:
     def __init__(self, conf: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         # librdkafka runs an admin client on a producer handle: it accepts a producer's config.
         self._config = ProducerConfig.from_dict(conf or {}, **kwargs)
-        try:
-            self._cluster: Cluster = find_cluster(self._config.bootstrap_servers or "")
-        except KafkaApiError as exc:
-            raise KafkaException(KafkaError(KafkaError._TRANSPORT, exc.message)) from None
+        self._cluster: Cluster = connect(self._config.bootstrap_servers)
 
     # -- topics ----------------------------------------------------------------------------
 

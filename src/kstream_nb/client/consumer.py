@@ -32,7 +32,7 @@ from kstream_nb.client.message import (
     Message,
     TopicPartition,
 )
-from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata
+from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata, connect
 from kstream_nb.cluster.consumer_protocol import (
     Assignment,
     Subscription,
@@ -45,7 +45,6 @@ from kstream_nb.errors import ErrorCode, KafkaApiError
 from kstream_nb.log import TimestampType, iter_batches
 from kstream_nb.runtime import Cluster
 from kstream_nb.runtime.loop import SimulatedLoop
-from kstream_nb.runtime.registry import find_cluster
 
 __all__ = ["Consumer"]
 
@@ -70,10 +69,7 @@ class Consumer:
     def __init__(self, config: dict[str, Any] | None = None, /, **kwargs: Any) -> None:
         self._config = ConsumerConfig.from_dict(config or {}, **kwargs)
         cfg = self._config
-        try:
-            self._cluster: Cluster = find_cluster(cfg.bootstrap_servers or "")
-        except KafkaApiError as exc:
-            raise KafkaException(KafkaError(KafkaError._TRANSPORT, exc.message)) from None
+        self._cluster: Cluster = connect(cfg.bootstrap_servers)
         self._loop = self._cluster._loop
         self._lock = threading.RLock()
         self._partitions: dict[TP, _PartitionState] = {}

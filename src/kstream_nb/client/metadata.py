@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kstream_nb.client.error import KafkaError, from_error_code
-from kstream_nb.errors import ErrorCode
+from kstream_nb.errors import ErrorCode, KafkaApiError
 
 if TYPE_CHECKING:
     from kstream_nb.runtime import Cluster
@@ -16,6 +16,7 @@ __all__ = [
     "PartitionMetadata",
     "TopicMetadata",
     "cluster_metadata",
+    "connect",
 ]
 
 
@@ -87,6 +88,17 @@ class ClusterMetadata:
 
     def __str__(self) -> str:
         return str(self.cluster_id)
+
+
+def connect(bootstrap_servers: str | None) -> Cluster:
+    """The in-kernel cluster `bootstrap.servers` names, or `_TRANSPORT` as a client sees it."""
+    from kstream_nb.client.error import KafkaException
+    from kstream_nb.runtime.registry import find_cluster
+
+    try:
+        return find_cluster(bootstrap_servers or "")
+    except KafkaApiError as exc:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT, exc.message)) from None
 
 
 def cluster_metadata(cluster: Cluster, topic: str | None = None) -> ClusterMetadata:

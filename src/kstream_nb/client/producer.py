@@ -24,14 +24,13 @@ from kstream_nb.client.message import (
     TIMESTAMP_LOG_APPEND_TIME,
     Message,
 )
-from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata
+from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata, connect
 from kstream_nb.client.partitioner import Partitioner
 from kstream_nb.cluster import ProduceResult
-from kstream_nb.errors import RETRIABLE, ErrorCode, KafkaApiError
+from kstream_nb.errors import RETRIABLE, ErrorCode
 from kstream_nb.log import BatchBuilder
 from kstream_nb.runtime import Cluster
 from kstream_nb.runtime.loop import RealTimeLoop
-from kstream_nb.runtime.registry import find_cluster
 
 __all__ = ["Producer"]
 
@@ -88,10 +87,7 @@ class Producer:
     def __init__(self, config: dict[str, Any] | None = None, /, **kwargs: Any) -> None:
         self._config = ProducerConfig.from_dict(config or {}, **kwargs)
         cfg = self._config
-        try:
-            self._cluster: Cluster = find_cluster(cfg.bootstrap_servers or "")
-        except KafkaApiError as exc:
-            raise KafkaException(KafkaError(KafkaError._TRANSPORT, exc.message)) from None
+        self._cluster: Cluster = connect(cfg.bootstrap_servers)
         self._loop = self._cluster._loop
         self._real_time = isinstance(self._loop, RealTimeLoop)
         self._lock = threading.Lock()

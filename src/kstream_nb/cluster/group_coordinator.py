@@ -153,6 +153,14 @@ class _StoredGroup(msgspec.Struct, frozen=True):
     members: tuple[_StoredMember, ...]
 
 
+def _partitions(member: _Member) -> tuple[tuple[str, int], ...]:
+    """A member's assigned partitions, when its group speaks the consumer protocol."""
+    try:
+        return decode_assignment(member.assignment).partitions
+    except Exception:  # another protocol's opaque bytes
+        return ()
+
+
 _KEY = msgspec.json.Decoder(_OffsetKey | _GroupKey)
 _ENCODE = msgspec.json.Encoder()
 _OFFSET_VALUE = msgspec.json.Decoder(OffsetAndMetadata)
@@ -488,12 +496,7 @@ class GroupCoordinator:
                     cb(SyncResult(ErrorCode.NONE, m.assignment, group.protocol_name))
 
     def _emit_completed(self, group: _Group) -> None:
-        assignment: dict[str, list[tuple[str, int]]] = {}
-        for m in group.members.values():
-            try:
-                assignment[m.member_id] = list(decode_assignment(m.assignment).partitions)
-            except Exception:  # a non-consumer protocol: opaque bytes
-                assignment[m.member_id] = []
+        assignment = {m.member_id: list(_partitions(m)) for m in group.members.values()}
         self._emit(
             "RebalanceCompleted",
             {
@@ -633,13 +636,10 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         if group is None:
             return None
-        members = []
-        for m in group.members.values():
-            try:
-                parts = decode_assignment(m.assignment).partitions
-            except Exception:
-                parts = ()
-            members.append(MemberDescription(m.member_id, m.group_instance_id, m.client_id, parts))
+        members = [
+            MemberDescription(m.member_id, m.group_instance_id, m.client_id, _partitions(m))
+            for m in group.members.values()
+        ]
         return GroupDescription(
             group.group_id,
             group.state,
