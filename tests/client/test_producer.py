@@ -154,3 +154,15 @@ def test_list_topics_describes_brokers_and_partitions(cluster: Cluster) -> None:
     orders = meta.topics["orders"]
     assert sorted(orders.partitions) == [0, 1, 2]
     assert all(len(p.replicas) == 3 and p.leader in p.replicas for p in orders.partitions.values())
+
+
+def test_poll_returns_as_soon_as_deliveries_happen_even_without_callbacks(
+    cluster: Cluster,
+) -> None:
+    producer = Producer({**BOOTSTRAP, "linger.ms": 5})
+    for _ in range(10):
+        producer.produce("orders", value=b"v", partition=0)
+    start = cluster.now_ms()
+    assert producer.poll(10.0) == 10  # confluent-kafka counts callback-less deliveries too
+    assert cluster.now_ms() - start < 1000
+    assert len(producer) == 0

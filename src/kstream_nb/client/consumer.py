@@ -92,6 +92,9 @@ class Consumer:
         # As group leader: the partition counts the last assignment used (to notice growth).
         self._assigned_counts: dict[str, int] | None = None
         self._last_poll = self._loop.now_ms()
+        # poll() only counts; the heartbeat turns a changed count into "polled by now".
+        self._polls = 0
+        self._polls_seen = 0
         self._auto_store = cfg.enable_auto_offset_store
         self._draining: _PartitionState | None = None  # whose buffer poll() is emptying
         self._auto_commit_timer: Any = None
@@ -262,6 +265,9 @@ class Consumer:
         self._heartbeat_timer = None
         if self._closed or self._group_state != "stable":
             return
+        if self._polls != self._polls_seen:
+            self._polls_seen = self._polls
+            self._last_poll = self._loop.now_ms()
         if self._loop.now_ms() - self._last_poll > self._config.max_poll_interval_ms:
             # The application stopped polling: leave so the others take over (as librdkafka).
             self._leave()
@@ -679,7 +685,7 @@ class Consumer:
                 state.position = msg._offset + 1  # type: ignore[operator]
                 if self._auto_store:
                     state.stored = state.position
-            self._last_poll = self._loop.now_ms()
+            self._polls += 1
             return msg
         messages = self.consume(1, -1 if timeout is None else timeout)
         return messages[0] if messages else None
@@ -689,7 +695,7 @@ class Consumer:
         self._check_open()
         if num_messages < 1 or num_messages > 1_000_000:
             raise ValueError("num_messages must be between 1 and 1000000")
-        self._last_poll = self._loop.now_ms()
+        self._polls += 1
         limit_ms = None if timeout is None or timeout < 0 else int(timeout * 1000)
         waited = 0
         while True:

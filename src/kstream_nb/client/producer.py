@@ -127,6 +127,8 @@ class Producer:
             else 0
         )
         self._sticky: dict[str, tuple[int, int]] = {}  # topic -> (partition, since ms)
+        self._silent_delivered = 0  # deliveries without a callback since the last poll()
+        self._default_dr = cfg.on_delivery is not None
         if cfg.enable_idempotence:
             self._producer_id, self._epoch = self._cluster.init_producer_id()
 
@@ -195,7 +197,13 @@ class Producer:
                 )
             )
         ts = timestamp or now
-        pending = (key_b, value_b, hdrs, ts, on_delivery or callback, time.monotonic())
+        cb = on_delivery or callback
+        # Only a message someone will be told about needs its data and enqueue time kept.
+        pending = (
+            (key_b, value_b, hdrs, ts, cb, time.monotonic())
+            if cb is not None or self._default_dr
+            else (None, None, None, ts, None, 0.0)
+        )
         full: _Batch | None = None
         with self._lock:
             self._outstanding += 1
@@ -301,13 +309,18 @@ class Producer:
             error != ErrorCode.NONE
             and retriable
             and not batch.purged
+            and not self._cluster.stopped
             and batch.attempts <= self._config.retries
             and elapsed_ms < self._config.delivery_timeout_ms
         ):
             self._loop.call_later(self._config.retry_backoff_ms, lambda: self._send(batch))
             return
-        if batch.purged:
-            failure: KafkaError | None = KafkaError(KafkaError._PURGE_INFLIGHT, "Purged in flight")
+        if self._cluster.stopped and error != ErrorCode.NONE:
+            failure: KafkaError | None = KafkaError(
+                KafkaError._TRANSPORT, "the cluster was stopped before this batch was written"
+            )
+        elif batch.purged:
+            failure = KafkaError(KafkaError._PURGE_INFLIGHT, "Purged in flight")
         elif error == ErrorCode.NONE:
             failure = None
         elif retriable and elapsed_ms >= self._config.delivery_timeout_ms:
@@ -354,6 +367,7 @@ class Producer:
             # Without a delivery callback librdkafka frees a message as soon as it is
             # delivered, so it leaves the queue (and len()) then, not at the next poll().
             self._outstanding -= silent
+            self._silent_delivered += silent  # poll() returns on these too, as confluent's does
             self._ready.notify_all()
 
     def _report_now(
@@ -381,10 +395,11 @@ class Producer:
         return self._serve()
 
     def _has_reports(self) -> bool:
-        return bool(self._reports) or self._outstanding == 0
+        return bool(self._reports) or self._silent_delivered > 0 or self._outstanding == 0
 
     def _serve(self) -> int:
-        served = 0
+        with self._lock:
+            served, self._silent_delivered = self._silent_delivered, 0
         default = self._config.on_delivery
         while True:
             with self._lock:

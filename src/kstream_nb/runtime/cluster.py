@@ -147,6 +147,11 @@ class Cluster:
         self.stop()
 
     @property
+    def stopped(self) -> bool:
+        """Whether `stop()` was called (clients stop retrying then)."""
+        return self._stopped
+
+    @property
     def bootstrap_servers(self) -> str:
         """`localhost:9092,...`: broker N answers on port 9091+N (for clients, as in Kafka)."""
         return ",".join(f"localhost:{BASE_PORT + b - 1}" for b in self.broker_ids)
