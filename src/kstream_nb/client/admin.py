@@ -31,7 +31,7 @@ from kstream_nb.client.error import KafkaError, KafkaException, from_api_error, 
 from kstream_nb.client.future import ClusterFuture
 from kstream_nb.client.message import OFFSET_INVALID, TopicPartition
 from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata, connect
-from kstream_nb.cluster import BrokerConfig, ClusterCore, validate_topic_name
+from kstream_nb.cluster import BrokerConfig, ClusterCore
 from kstream_nb.cluster.group_coordinator import GroupDescription, OffsetAndMetadata
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.log import LogConfig
@@ -596,7 +596,7 @@ class AdminClient:
                 partitions = None if new.num_partitions == -1 else new.num_partitions
                 factor = None if new.replication_factor == -1 else new.replication_factor
                 if validate_only:
-                    _validate_new_topic(core, new.topic, partitions, factor, new.config)
+                    core.create_topic(new.topic, partitions, factor, new.config, validate_only=True)
                     return None
                 core.create_topic(new.topic, partitions, factor, new.config)
                 created = True
@@ -672,7 +672,7 @@ class AdminClient:
                         "and the controller places the new replicas"
                     )
                 if validate_only:
-                    _validate_new_partitions(core, new.topic, new.new_total_count)
+                    core.create_partitions(new.topic, new.new_total_count, validate_only=True)
                     return None
                 core.create_partitions(new.topic, new.new_total_count)
                 created = True
@@ -1340,54 +1340,6 @@ def _leaders_ready(core: ClusterCore, topic: str) -> bool:
 def _live_brokers(core: ClusterCore) -> list[int]:
     core.controller()  # NOT_CONTROLLER (retried) while no controller is active
     return core.image.live_brokers()
-
-
-def _validate_new_topic(
-    core: ClusterCore,
-    name: str,
-    partitions: int | None,
-    factor: int | None,
-    config: Mapping[str, Any] | None,
-) -> None:
-    """The controller's checks of a new topic, without creating it (validate_only)."""
-    live = _live_brokers(core)
-    validate_topic_name(name)
-    if name in core.image.topics:
-        raise KafkaApiError(f"topic {name!r} already exists", code=ErrorCode.TOPIC_ALREADY_EXISTS)
-    partitions = core.config.num_partitions if partitions is None else partitions
-    factor = core.config.default_replication_factor if factor is None else factor
-    if partitions < 1:
-        raise KafkaApiError(
-            f"a topic needs at least 1 partition, got {partitions}",
-            code=ErrorCode.INVALID_PARTITIONS,
-        )
-    if not 1 <= factor <= len(live):
-        raise KafkaApiError(
-            f"replication factor {factor} is not possible with {len(live)} live broker(s); use "
-            f"a value from 1 to {len(live)}",
-            code=ErrorCode.INVALID_REPLICATION_FACTOR,
-        )
-    overrides = {k: str(v) for k, v in (config or {}).items()}
-    LogConfig.from_properties(overrides, core.config.topic_defaults())
-
-
-def _validate_new_partitions(core: ClusterCore, name: str, total: int) -> None:
-    live = _live_brokers(core)
-    image = core.image.topics.get(name)
-    if image is None:
-        raise _unknown_topic(name)
-    if total <= len(image.partitions):
-        raise KafkaApiError(
-            f"topic {name!r} has {len(image.partitions)} partitions; the new count must be "
-            "larger (Kafka never removes partitions)",
-            code=ErrorCode.INVALID_PARTITIONS,
-        )
-    factor = len(image.partitions[0].replicas)
-    if factor > len(live):
-        raise KafkaApiError(
-            f"topic {name!r} has replication factor {factor} but only {len(live)} broker(s) live",
-            code=ErrorCode.INVALID_REPLICATION_FACTOR,
-        )
 
 
 def _topic_config_entries(core: ClusterCore, name: str) -> dict[str, ConfigEntry]:

@@ -372,8 +372,13 @@ class Controller:
         partitions: int,
         replication_factor: int,
         config: Mapping[str, Any] | None = None,
+        *,
+        validate_only: bool = False,
     ) -> None:
-        """Validate everything first, then commit the topic and its partitions at once."""
+        """Validate everything first, then commit the topic and its partitions at once.
+
+        With `validate_only`, every check runs and nothing is committed (CreateTopics'
+        validateOnly)."""
         validate_topic_name(name)
         image = self.metadata.image
         if name in image.topics:
@@ -390,6 +395,8 @@ class Controller:
             )
         overrides = {k: str(v) for k, v in (config or {}).items()}
         LogConfig.from_properties(overrides, self._config.topic_defaults())  # INVALID_CONFIG
+        if validate_only:
+            return
         racks = {b: image.brokers[b].rack for b in live}
         assignment = assign_replicas(live, racks, partitions, replication_factor, self._rng)
         topic_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
@@ -400,7 +407,7 @@ class Controller:
             )
         self._commit(records)
 
-    def create_partitions(self, name: str, total: int) -> None:
+    def create_partitions(self, name: str, total: int, *, validate_only: bool = False) -> None:
         image = self.metadata.image.topics.get(name)
         if image is None:
             raise UnknownTopicError(f"topic {name!r} does not exist")
@@ -416,6 +423,8 @@ class Controller:
             raise InvalidReplicationFactorError(
                 f"topic {name!r} has replication factor {rf} but only {len(live)} broker(s) live"
             )
+        if validate_only:
+            return
         racks = {b: self.metadata.image.brokers[b].rack for b in live}
         assignment = assign_replicas(live, racks, total - current, rf, self._rng, current)
         self._commit(

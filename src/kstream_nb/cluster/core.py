@@ -305,6 +305,8 @@ class ClusterCore:
         partitions: int | None = None,
         replication_factor: int | None = None,
         config: Mapping[str, Any] | None = None,
+        *,
+        validate_only: bool = False,
     ) -> None:
         self.controller().create_topic(
             name,
@@ -313,13 +315,14 @@ class ClusterCore:
             if replication_factor is None
             else replication_factor,
             config,
+            validate_only=validate_only,
         )
 
     def delete_topic(self, name: str) -> None:
         self.controller().delete_topic(name)
 
-    def create_partitions(self, name: str, total: int) -> None:
-        self.controller().create_partitions(name, total)
+    def create_partitions(self, name: str, total: int, *, validate_only: bool = False) -> None:
+        self.controller().create_partitions(name, total, validate_only=validate_only)
 
     def alter_topic_config(
         self, name: str, config: Mapping[str, Any], *, replace: bool = False
