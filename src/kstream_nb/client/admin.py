@@ -1337,11 +1337,6 @@ def _leaders_ready(core: ClusterCore, topic: str) -> bool:
     return True
 
 
-def _live_brokers(core: ClusterCore) -> list[int]:
-    core.controller()  # NOT_CONTROLLER (retried) while no controller is active
-    return core.image.live_brokers()
-
-
 def _topic_config_entries(core: ClusterCore, name: str) -> dict[str, ConfigEntry]:
     image = core.image.topics.get(name)
     if image is None:
