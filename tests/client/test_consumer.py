@@ -306,3 +306,14 @@ def test_consumers_carry_on_when_the_group_coordinator_dies(tmp_path: Any) -> No
         assert new.broker_id != coordinator.broker_id
         assert sum(o.offset for o in new.committed("g").values()) == 30
         c.close()
+
+
+def test_closing_a_consumer_after_its_cluster_stopped_is_quiet(tmp_path: Any) -> None:
+    with Cluster.start(brokers=1, simulated=True, data_dir=tmp_path) as cluster:
+        cluster.create_topic("orders", partitions=1, replication_factor=1)
+        c = consumer()
+        c.subscribe(["orders"])
+        c.poll(0.5)
+    c.close()  # the cluster is gone: nothing to commit to or leave
+    with pytest.raises(RuntimeError):
+        c.poll(0)

@@ -835,6 +835,9 @@ class Consumer:
         """Commit (with enable.auto.commit), leave the group, and stop."""
         if self._closed:
             return
+        if self._cluster.stopped:  # nothing left to commit to or leave: just let go
+            self._closed = True
+            return
         if self._config.enable_auto_commit:
             self._commit_stored(asynchronous=False)
         if self._owned and self._on_revoke is not None:
