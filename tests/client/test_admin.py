@@ -465,3 +465,17 @@ def test_real_time_create_describe_delete(tmp_path: Path) -> None:
         assert configs["retention.ms"].value == "5000"
         assert admin.delete_topics(["live"])["live"].result(timeout=10) is None
         assert "live" not in admin.list_topics().topics
+
+
+def test_replica_assignment_places_replicas_by_hand(admin: AdminClient) -> None:
+    placed = NewTopic("placed", replica_assignment=[[3, 1], [2, 3], [1, 2]])
+    assert admin.create_topics([placed])["placed"].result() is None
+    meta = admin.list_topics().topics["placed"]
+    assert [meta.partitions[p].replicas for p in range(3)] == [[3, 1], [2, 3], [1, 2]]
+    assert [meta.partitions[p].leader for p in range(3)] == [3, 2, 1]  # the first is preferred
+    grow = NewPartitions("placed", 4, replica_assignment=[[2, 1]])
+    assert admin.create_partitions([grow])["placed"].result() is None
+    assert admin.list_topics().topics["placed"].partitions[3].replicas == [2, 1]
+    for bad in ([[1, 1]], [[1, 2], [3]], [[9]]):
+        future = admin.create_topics([NewTopic("bad", replica_assignment=bad)])["bad"]
+        assert error_of(future).code() == KafkaError.INVALID_REPLICA_ASSIGNMENT

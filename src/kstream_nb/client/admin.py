@@ -588,17 +588,23 @@ class AdminClient:
             nonlocal created
             core = self._cluster.core
             if not created:
-                if new.replica_assignment is not None:
-                    raise _not_implemented(
-                        "replica_assignment is not supported yet: give num_partitions and "
-                        "replication_factor and the controller places the replicas"
-                    )
+                placed = (
+                    None
+                    if new.replica_assignment is None
+                    else [tuple(r) for r in new.replica_assignment]
+                )
                 partitions = None if new.num_partitions == -1 else new.num_partitions
                 factor = None if new.replication_factor == -1 else new.replication_factor
+                core.create_topic(
+                    new.topic,
+                    partitions,
+                    factor,
+                    new.config,
+                    validate_only=validate_only,
+                    assignment=placed,
+                )
                 if validate_only:
-                    core.create_topic(new.topic, partitions, factor, new.config, validate_only=True)
                     return None
-                core.create_topic(new.topic, partitions, factor, new.config)
                 created = True
             return None if last or _leaders_ready(core, new.topic) else _PENDING
 
@@ -666,15 +672,17 @@ class AdminClient:
             nonlocal created
             core = self._cluster.core
             if not created:
-                if new.replica_assignment is not None:
-                    raise _not_implemented(
-                        "replica_assignment is not supported yet: give only new_total_count "
-                        "and the controller places the new replicas"
-                    )
+                placed = (
+                    None
+                    if new.replica_assignment is None
+                    else [tuple(r) for r in new.replica_assignment]
+                )
                 if validate_only:
-                    core.create_partitions(new.topic, new.new_total_count, validate_only=True)
+                    core.create_partitions(
+                        new.topic, new.new_total_count, validate_only=True, assignment=placed
+                    )
                     return None
-                core.create_partitions(new.topic, new.new_total_count)
+                core.create_partitions(new.topic, new.new_total_count, assignment=placed)
                 created = True
             return None if last or _leaders_ready(core, new.topic) else _PENDING
 

@@ -17,6 +17,7 @@ from kstream_nb.cluster.config import BrokerConfig
 from kstream_nb.cluster.environment import TimerHandle, Timers, Transport
 from kstream_nb.cluster.errors import (
     InvalidPartitionsError,
+    InvalidReplicaAssignmentError,
     InvalidReplicationFactorError,
     InvalidTopicError,
     TopicAlreadyExistsError,
@@ -374,8 +375,12 @@ class Controller:
         config: Mapping[str, Any] | None = None,
         *,
         validate_only: bool = False,
+        assignment: list[tuple[int, ...]] | None = None,
     ) -> None:
         """Validate everything first, then commit the topic and its partitions at once.
+
+        `assignment` places replicas by hand (one tuple of broker ids per partition; the first
+        is the preferred leader); otherwise Kafka's placement picks them.
 
         With `validate_only`, every check runs and nothing is committed (CreateTopics'
         validateOnly)."""
@@ -386,6 +391,9 @@ class Controller:
         if partitions < 1:
             raise InvalidPartitionsError(f"a topic needs at least 1 partition, got {partitions}")
         live = image.live_brokers()
+        if assignment is not None:
+            self._check_assignment(assignment, None)
+            partitions, replication_factor = len(assignment), len(assignment[0])
         if replication_factor < 1 or replication_factor > len(live):
             raise InvalidReplicationFactorError(
                 f"replication factor {replication_factor} is not possible with {len(live)} live "
@@ -397,8 +405,9 @@ class Controller:
         LogConfig.from_properties(overrides, self._config.topic_defaults())  # INVALID_CONFIG
         if validate_only:
             return
-        racks = {b: image.brokers[b].rack for b in live}
-        assignment = assign_replicas(live, racks, partitions, replication_factor, self._rng)
+        if assignment is None:
+            racks = {b: image.brokers[b].rack for b in live}
+            assignment = assign_replicas(live, racks, partitions, replication_factor, self._rng)
         topic_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
         records: list[MetadataRecord] = [TopicRecord(name, topic_id, overrides)]
         for p, replicas in enumerate(assignment):
@@ -407,7 +416,35 @@ class Controller:
             )
         self._commit(records)
 
-    def create_partitions(self, name: str, total: int, *, validate_only: bool = False) -> None:
+    def _check_assignment(self, assignment: list[tuple[int, ...]], factor: int | None) -> None:
+        """INVALID_REPLICA_ASSIGNMENT unless every partition lists distinct registered brokers,
+        all partitions the same number of them (`factor` when given)."""
+        if not assignment:
+            raise InvalidReplicaAssignmentError("the replica assignment lists no partition")
+        brokers = set(self.metadata.image.brokers)
+        width = factor if factor is not None else len(assignment[0])
+        for p, replicas in enumerate(assignment):
+            if not replicas or len(replicas) != width:
+                problem = f"{len(replicas)} replica(s) where {width} are needed"
+            elif len(set(replicas)) != len(replicas):
+                problem = "the same broker twice"
+            elif not set(replicas) <= brokers:
+                problem = f"unknown broker(s) {sorted(set(replicas) - brokers)}"
+            else:
+                continue
+            raise InvalidReplicaAssignmentError(
+                f"partition {p} of the replica assignment has {problem}; give each partition "
+                "the same number of distinct, registered broker ids"
+            )
+
+    def create_partitions(
+        self,
+        name: str,
+        total: int,
+        *,
+        validate_only: bool = False,
+        assignment: list[tuple[int, ...]] | None = None,
+    ) -> None:
         image = self.metadata.image.topics.get(name)
         if image is None:
             raise UnknownTopicError(f"topic {name!r} does not exist")
@@ -423,10 +460,18 @@ class Controller:
             raise InvalidReplicationFactorError(
                 f"topic {name!r} has replication factor {rf} but only {len(live)} broker(s) live"
             )
+        if assignment is not None:
+            if len(assignment) != total - current:
+                raise InvalidReplicaAssignmentError(
+                    f"the replica assignment lists {len(assignment)} partitions; growing "
+                    f"{name!r} from {current} to {total} needs {total - current}"
+                )
+            self._check_assignment(assignment, rf)
         if validate_only:
             return
-        racks = {b: self.metadata.image.brokers[b].rack for b in live}
-        assignment = assign_replicas(live, racks, total - current, rf, self._rng, current)
+        if assignment is None:
+            racks = {b: self.metadata.image.brokers[b].rack for b in live}
+            assignment = assign_replicas(live, racks, total - current, rf, self._rng, current)
         self._commit(
             [
                 PartitionRecord(name, current + i, r, r, r[0], 0, 0, "created")

@@ -307,6 +307,7 @@ class ClusterCore:
         config: Mapping[str, Any] | None = None,
         *,
         validate_only: bool = False,
+        assignment: list[tuple[int, ...]] | None = None,
     ) -> None:
         self.controller().create_topic(
             name,
@@ -316,13 +317,23 @@ class ClusterCore:
             else replication_factor,
             config,
             validate_only=validate_only,
+            assignment=assignment,
         )
 
     def delete_topic(self, name: str) -> None:
         self.controller().delete_topic(name)
 
-    def create_partitions(self, name: str, total: int, *, validate_only: bool = False) -> None:
-        self.controller().create_partitions(name, total, validate_only=validate_only)
+    def create_partitions(
+        self,
+        name: str,
+        total: int,
+        *,
+        validate_only: bool = False,
+        assignment: list[tuple[int, ...]] | None = None,
+    ) -> None:
+        self.controller().create_partitions(
+            name, total, validate_only=validate_only, assignment=assignment
+        )
 
     def alter_topic_config(
         self, name: str, config: Mapping[str, Any], *, replace: bool = False

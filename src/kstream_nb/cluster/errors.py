@@ -8,6 +8,7 @@ __all__ = [
     "BrokerNotAvailableError",
     "ClusterError",
     "InvalidPartitionsError",
+    "InvalidReplicaAssignmentError",
     "InvalidReplicationFactorError",
     "InvalidTopicError",
     "NotControllerError",
@@ -34,6 +35,10 @@ class InvalidPartitionsError(ClusterError):
 
 class InvalidReplicationFactorError(ClusterError):
     code = ErrorCode.INVALID_REPLICATION_FACTOR
+
+
+class InvalidReplicaAssignmentError(ClusterError):
+    code = ErrorCode.INVALID_REPLICA_ASSIGNMENT
 
 
 class UnknownTopicError(ClusterError):
