@@ -413,6 +413,7 @@ def test_list_offsets(cluster: Cluster, admin: AdminClient) -> None:
     assert answers["latest"].offset == 3
     assert (answers["max"].offset, answers["max"].timestamp) == (2, start + 2000)
     assert (answers["time"].offset, answers["time"].timestamp) == (2, start + 2000)
+    assert answers["time"].leader_epoch == 0  # written by the first leader's epoch
     missing = admin.list_offsets({TopicPartition("orders", 7): OffsetSpec.latest()})
     assert error_of(next(iter(missing.values()))).code() == KafkaError.UNKNOWN_TOPIC_OR_PART
     with pytest.raises(TypeError, match="OffsetSpec"):

@@ -63,3 +63,11 @@ def test_a_damaged_checkpoint_is_ignored(tmp_path: Path) -> None:
     assert LeaderEpochCache(tmp_path).entries == ()
     (tmp_path / "leader-epoch-checkpoint").write_text("garbage")
     assert LeaderEpochCache(tmp_path).entries == ()
+
+
+def test_epoch_of_an_offset(make_log: MakeLog) -> None:
+    log = make_log()
+    log.append_as_leader(batch([(b"k", b"v")] * 2), leader_epoch=3)
+    log.append_as_leader(batch([(b"k", b"v")] * 2), leader_epoch=5)
+    assert [log.leader_epochs.epoch_of(o) for o in range(4)] == [3, 3, 5, 5]
+    assert log.leader_epochs.epoch_of(-1) == UNDEFINED_EPOCH

@@ -1092,9 +1092,11 @@ class AdminClient:
 
     def _list_offsets_step(self, topic: str, partition: int, spec: int) -> Step:
         def step(last: bool) -> object:
-            error, offset, timestamp = self._cluster.core.list_offsets(topic, partition, spec)
+            core = self._cluster.core
+            error, offset, timestamp = core.list_offsets(topic, partition, spec)
             _raise_for(error, topic, partition)
-            return ListOffsetsResultInfo(offset, timestamp, -1)
+            epoch = core.leader_epoch_of(topic, partition, offset) if timestamp >= 0 else -1
+            return ListOffsetsResultInfo(offset, timestamp, epoch)
 
         return step
 

@@ -471,6 +471,11 @@ class ClusterCore:
             return ErrorCode.NONE, -1, -1
         return ErrorCode.NONE, found.offset, found.timestamp
 
+    def leader_epoch_of(self, topic: str, partition: int, offset: int) -> int:
+        """The leader epoch that wrote `offset` on the leader (-1 if unknown)."""
+        _, log = self._leader_log(topic, partition)
+        return -1 if log is None or offset < 0 else log.leader_epochs.epoch_of(offset)
+
     def delete_records(self, topic: str, partition: int, offset: int) -> tuple[ErrorCode, int]:
         """DeleteRecords: move the log start offset (-1: to the high watermark); followers
         follow through their fetches. Returns (error, new low watermark)."""

@@ -87,6 +87,15 @@ class LeaderEpochCache:
                 return self._entries[i - 1][0], self._entries[i][1]
         raise AssertionError("unreachable: epoch is below the latest entry")
 
+    def epoch_of(self, offset: int) -> int:
+        """The leader epoch that wrote `offset` (UNDEFINED_EPOCH before the first entry)."""
+        epoch = UNDEFINED_EPOCH
+        for entry_epoch, start in self._entries:
+            if start > offset:
+                break
+            epoch = entry_epoch
+        return epoch
+
     def truncate_from_end(self, end_offset: int) -> None:
         """Forget epochs that start at or after `end_offset` (the log was truncated there)."""
         before = len(self._entries)
