@@ -41,8 +41,11 @@ _RECORD_OVERHEAD = 70  # batch header share + record framing, as librdkafka esti
 
 
 # A produced record waiting for its delivery report:
-# (key, value, headers, timestamp, callback, time.monotonic() when produced).
-_Pending = tuple[bytes | None, bytes | None, Headers | None, int, DeliveryCallback | None, float]
+# (key, value, headers, timestamp, callback, time.monotonic() when produced), or None when
+# nobody will be told about it (no delivery callback at all).
+_Pending = (
+    tuple[bytes | None, bytes | None, Headers | None, int, DeliveryCallback | None, float] | None
+)
 
 
 @dataclass(slots=True, eq=False)
@@ -202,7 +205,7 @@ class Producer:
         pending = (
             (key_b, value_b, hdrs, ts, cb, time.monotonic())
             if cb is not None or self._default_dr
-            else (None, None, None, ts, None, 0.0)
+            else None
         )
         full: _Batch | None = None
         with self._lock:
@@ -344,10 +347,11 @@ class Producer:
         reports = []
         silent = 0
         create = Message._create
-        for i, (key, value, headers, ts, callback, enqueued) in enumerate(batch.messages):
-            if (callback is None and default is None) or only_errors:
+        for i, pending in enumerate(batch.messages):
+            if pending is None or only_errors or (pending[4] is None and default is None):
                 silent += 1  # nobody will look at this report: count it, build nothing
                 continue
+            key, value, headers, ts, callback, enqueued = pending
             offset = result.base_offset + i if failure is None else None
             stamp = result.log_append_time if result.log_append_time >= 0 else ts
             msg = create(
