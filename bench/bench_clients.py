@@ -35,10 +35,8 @@ import contextlib
 import cProfile
 import gc
 import importlib.metadata
-import io
 import itertools
 import os
-import pstats
 import sys
 import threading
 import time
@@ -71,6 +69,7 @@ from harness import (
     make_parser,
     markdown_table,
     measure,
+    print_profile,
     rate_ratio,
 )
 from kstream_nb import Cluster, Consumer, Producer, TopicPartition
@@ -453,12 +452,7 @@ def profile(records: int, simulated: bool, top: int = 25) -> None:
             with trial() as body:
                 profiler = cProfile.Profile()
                 profiler.runcall(body)
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(top)
-            stats.sort_stats("cumulative").print_stats(top)
-            print(f"cProfile: {op}, {records} records\n")
-            print(out.getvalue())
+            print_profile(profiler, f"{op}, {records} records", top)
 
 
 # -- main ------------------------------------------------------------------------------------

@@ -16,10 +16,8 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import functools
-import io
 import itertools
 import os
-import pstats
 import sys
 import threading
 import time
@@ -39,6 +37,7 @@ from harness import (
     make_parser,
     markdown_table,
     measure,
+    print_profile,
     rate_ratio,
 )
 from kstream_nb import Cluster, ErrorCode
@@ -440,12 +439,7 @@ def profile(records: int, top: int = 25) -> None:
         profiler = cProfile.Profile()
         profiler.runcall(pipeline.run)
         pipeline.check()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    print(f"cProfile: RF=3, 1 partition, simulated time, {records} records\n")
-    print(out.getvalue())
+    print_profile(profiler, f"RF=3, 1 partition, simulated time, {records} records", top)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

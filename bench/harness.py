@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import datetime
 import gc
+import io
 import os
 import platform
+import pstats
 import statistics
 import subprocess
 import sys
@@ -138,6 +141,16 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 def _looks_numeric(text: str) -> bool:
     return bool(text) and (text[0].isdigit() or text[0] in "-+.")
+
+
+def print_profile(profiler: cProfile.Profile, title: str, top: int) -> None:
+    """The `top` functions of a profile by own time and by cumulative time, under `title`."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    print(f"cProfile: {title}\n")
+    print(out.getvalue())
 
 
 def machine_facts() -> str:
