@@ -304,3 +304,12 @@ def test_a_whole_cluster_restarts_on_its_data_dir(tmp_path) -> None:  # type: ig
         cluster.advance("1s")
         assert [r.value for r in cluster.read(TOPIC, 1)] == [b"1", b"3", b"5", b"after restart"]
         assert all(len(p.isr) == 3 for p in cluster.describe().partitions)
+
+
+def test_a_long_idle_run_holds_no_growing_timer_list(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster()
+    cluster.create_topic(TOPIC, partitions=1, replication_factor=3)
+    cluster.advance("6h")
+    for broker in cluster.core.brokers.values():
+        assert len(broker._scheduled) <= 5  # one handle per periodic task
+    assert cluster._loop.pending < 100  # type: ignore[union-attr]

@@ -136,7 +136,8 @@ class Broker:
         self._fetchers: dict[TopicPartition, _FetcherState] = {}
         self._parked: dict[TopicPartition, list[_ParkedFetch]] = {}
         self._pending: dict[TopicPartition, list[_PendingProduce]] = {}
-        self._timers_held: list[TimerHandle] = []
+        # Periodic task name -> its next run (one handle each: ticks replace, never pile up).
+        self._scheduled: dict[str, TimerHandle] = {}
         self._next_request_id = 0
         self._shutdown_callback: Callable[[], None] | None = None
         self.stats = BrokerStats()
@@ -157,20 +158,22 @@ class Broker:
         self.running = True
         self._transport.register(self.broker_id, self.receive)
         self._reconcile(list(self.metadata.image.topics.keys()), initial=True)
-        self._every(self.config.broker_heartbeat_interval_ms, self._heartbeat, first=0)
-        self._every(min(self.config.replica_lag_time_max_ms // 2, 5_000), self._check_isr)
-        self._every(self.config.log_retention_check_interval_ms, self._retention)
-        self._every(self.config.log_cleaner_backoff_ms, self._clean)
+        self._every("heartbeat", self.config.broker_heartbeat_interval_ms, self._heartbeat, 0)
+        self._every("isr", min(self.config.replica_lag_time_max_ms // 2, 5_000), self._check_isr)
+        self._every("retention", self.config.log_retention_check_interval_ms, self._retention)
+        self._every("cleaner", self.config.log_cleaner_backoff_ms, self._clean)
 
-    def _every(self, interval_ms: int, fn: Callable[[], None], first: int | None = None) -> None:
+    def _every(
+        self, name: str, interval_ms: int, fn: Callable[[], None], first: int | None = None
+    ) -> None:
         def tick() -> None:
             if not self.running:
                 return
             fn()
-            self._timers_held.append(self._timers.call_later(interval_ms, tick))
+            self._scheduled[name] = self._timers.call_later(interval_ms, tick)
 
-        self._timers_held.append(
-            self._timers.call_later(interval_ms if first is None else first, tick)
+        self._scheduled[name] = self._timers.call_later(
+            interval_ms if first is None else first, tick
         )
 
     def kill(self) -> None:
@@ -197,9 +200,9 @@ class Broker:
         if self.controller is not None:
             self.controller.resign()
             self.controller = None
-        for handle in self._timers_held:
+        for handle in self._scheduled.values():
             handle.cancel()
-        self._timers_held.clear()
+        self._scheduled.clear()
         for fetcher in self._fetchers.values():
             if fetcher.timer is not None:
                 fetcher.timer.cancel()
@@ -309,7 +312,10 @@ class Broker:
         self.fenced = resp.fenced
         if resp.fenced and self._shutdown_callback is None:
             # A fenced broker reports back as soon as it has caught up, not a whole interval later.
-            self._timers_held.append(self._timers.call_later(100, self._heartbeat))
+            previous = self._scheduled.get("early heartbeat")
+            if previous is not None:
+                previous.cancel()
+            self._scheduled["early heartbeat"] = self._timers.call_later(100, self._heartbeat)
         if resp.shutdown_ready and self._shutdown_callback is not None:
             done, self._shutdown_callback = self._shutdown_callback, None
             self.close()
