@@ -1,9 +1,10 @@
 """kstream_nb: a Jupyter-native event-streaming workbench.
 
 A Kafka-compatible cluster, a Kafka-Streams-style engine and SQL over the topic logs, all inside
-one Python kernel. So far: the storage engine (`kstream_nb.log`) and the in-kernel
-cluster (`kstream_nb.cluster`, driven by `kstream_nb.runtime`).
+one Python kernel. In a notebook, `%load_ext kstream_nb` adds the `%kafka` and `%%produce` magics.
 """
+
+from typing import Any
 
 from kstream_nb.client import (
     Consumer,
@@ -26,6 +27,20 @@ from kstream_nb.runtime import Cluster
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext kstream_nb`: the `%kafka` and `%%produce` magics (see kstream_nb.jupyter)."""
+    from kstream_nb.jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from kstream_nb.jupyter import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
     "AdminClient",
     "Clock",
@@ -46,5 +61,7 @@ __all__ = [
     "SystemClock",
     "TopicPartition",
     "__version__",
+    "load_ipython_extension",
     "parse_duration_ms",
+    "unload_ipython_extension",
 ]

@@ -11,6 +11,8 @@ from kstream_nb.cluster.core import (
     BrokerSnapshot,
     ClusterCore,
     ClusterSnapshot,
+    GroupOffsetSnapshot,
+    GroupSnapshot,
     PartitionSnapshot,
     ReplicaSnapshot,
 )
@@ -36,6 +38,8 @@ __all__ = [
     "ClusterEvent",
     "ClusterSnapshot",
     "Controller",
+    "GroupOffsetSnapshot",
+    "GroupSnapshot",
     "InvalidPartitionsError",
     "InvalidReplicationFactorError",
     "InvalidTopicError",

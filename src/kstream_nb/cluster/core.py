@@ -43,6 +43,7 @@ from kstream_nb.cluster.events import (
 from kstream_nb.cluster.group_coordinator import (
     OFFSETS_TOPIC,
     GroupCoordinator,
+    MemberDescription,
     offsets_partition_for,
 )
 from kstream_nb.cluster.metadata import (
@@ -64,6 +65,8 @@ __all__ = [
     "ClusterCore",
     "ClusterSnapshot",
     "FetchResult",
+    "GroupOffsetSnapshot",
+    "GroupSnapshot",
     "PartitionSnapshot",
     "ReplicaSnapshot",
 ]
@@ -125,6 +128,39 @@ class ClusterSnapshot(msgspec.Struct, frozen=True):
             if p.topic == topic and p.partition == partition:
                 return p
         raise KeyError(f"{topic}-{partition}")
+
+
+class GroupOffsetSnapshot(msgspec.Struct, frozen=True):
+    """A group's position in one partition: committed offset, high watermark and the lag."""
+
+    topic: str
+    partition: int
+    committed: int | None  # None: nothing committed yet
+    high_watermark: int | None  # None: the partition has no leader now
+    owner: str | None  # the member it is assigned to
+
+    @property
+    def lag(self) -> int | None:
+        """Records between the committed offset and the high watermark (as Kafka tools show)."""
+        if self.committed is None or self.high_watermark is None:
+            return None
+        return max(0, self.high_watermark - self.committed)
+
+
+class GroupSnapshot(msgspec.Struct, frozen=True):
+    """A consumer group as its coordinator sees it: members, assignment, offsets and lag."""
+
+    group_id: str
+    state: str
+    protocol: str | None
+    generation: int
+    coordinator: int
+    members: tuple[MemberDescription, ...]
+    offsets: tuple[GroupOffsetSnapshot, ...]
+
+    @property
+    def total_lag(self) -> int:
+        return sum(o.lag or 0 for o in self.offsets)
 
 
 class ClusterCore:
@@ -563,6 +599,49 @@ class ClusterCore:
                     )
                 )
         return ClusterSnapshot(self._now(), self.controller_id, tuple(brokers), tuple(partitions))
+
+    def high_watermark(self, topic: str, partition: int) -> int | None:
+        """The leader's high watermark, or None while the partition has no running leader."""
+        state = self.image.partition(topic, partition)
+        broker = self.brokers.get(state.leader) if state is not None else None
+        local = broker.partitions.get((topic, partition)) if broker is not None else None
+        return local.log.high_watermark if local is not None else None
+
+    def describe_groups(self) -> tuple[GroupSnapshot, ...]:
+        """Every group served by a running coordinator, sorted by id (for widgets and tools)."""
+        groups = []
+        for broker in self.brokers.values():
+            coordinator = broker.groups
+            for group_id, _, _ in coordinator.list_groups():
+                description = coordinator.describe(group_id)
+                if description is None:
+                    continue
+                owners = {tp: m.member_id for m in description.members for tp in m.assignment}
+                committed = coordinator.committed(group_id)
+                offsets = tuple(
+                    GroupOffsetSnapshot(
+                        topic,
+                        partition,
+                        committed[(topic, partition)].offset
+                        if (topic, partition) in committed
+                        else None,
+                        self.high_watermark(topic, partition),
+                        owners.get((topic, partition)),
+                    )
+                    for topic, partition in sorted(set(committed) | set(owners))
+                )
+                groups.append(
+                    GroupSnapshot(
+                        group_id,
+                        description.state,
+                        description.protocol,
+                        description.generation,
+                        broker.broker_id,
+                        description.members,
+                        offsets,
+                    )
+                )
+        return tuple(sorted(groups, key=lambda g: g.group_id))
 
     def subscribe(self, listener: Callable[[ClusterEvent], None]) -> None:
         self._event_listeners.append(listener)

@@ -15,6 +15,7 @@ thread; in simulated time nothing runs between calls, and `advance` moves the cl
 
 from __future__ import annotations
 
+import html
 import random
 import shutil
 import tempfile
@@ -29,21 +30,51 @@ from kstream_nb.cluster import (
     ClusterCore,
     ClusterEvent,
     ClusterSnapshot,
+    GroupSnapshot,
     ProduceResult,
 )
 from kstream_nb.cluster.events import NetworkChanged
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.log import BatchBuilder, Record
 from kstream_nb.runtime import registry
+from kstream_nb.runtime.handles import ConsumerGroup, Topic
 from kstream_nb.runtime.loop import RealTimeLoop, SimulatedLoop
 from kstream_nb.runtime.network import SimulatedNetwork
+from kstream_nb.runtime.views import brokers_table, topics_table
+from kstream_nb.runtime.watch import Watch
+from kstream_nb.table import Tables
 
-__all__ = ["BASE_PORT", "Cluster", "ProduceError"]
+__all__ = ["BASE_PORT", "Cluster", "ProduceError", "tail_records"]
 
 T = TypeVar("T")
 BASE_PORT = 9092
 _ACKS = {"all": -1, "-1": -1, "1": 1, "0": 0}
 _LEADER_MOVING = (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE)
+
+
+def tail_records(
+    core: ClusterCore, topic: str, n: int, partition: int | None = None
+) -> list[tuple[int, Record]]:
+    """The newest `n` committed records of `topic` (or one partition), newest first."""
+    image = core.image
+    if topic not in image.topics:
+        raise KafkaApiError(
+            f"topic {topic!r} does not exist", code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        )
+    indexes = sorted(image.topics[topic].partitions) if partition is None else [partition]
+    found: list[tuple[int, Record]] = []
+    for index in indexes:
+        hw = core.high_watermark(topic, index)
+        if hw is None or hw == 0:
+            continue
+        start = max(0, hw - n)
+        fetched = core.fetch(topic, index, start, 4 << 20)
+        if fetched.error == ErrorCode.OFFSET_OUT_OF_RANGE:  # retention moved the log start
+            start = fetched.log_start_offset
+        records = core.read(topic, index, start, max_bytes=4 << 20)
+        found.extend((index, r) for r in records[-n:])
+    found.sort(key=lambda item: (item[1].timestamp, item[1].offset), reverse=True)
+    return found[:n]
 
 
 class ProduceError(KafkaApiError):
@@ -91,6 +122,9 @@ class Cluster:
             rng=random.Random(rng.getrandbits(32)),
         )
         self._stopped = False
+        self._watches: list[Watch[Any]] = []
+        if isinstance(self._loop, SimulatedLoop):
+            self._loop.after_run.append(self._after_simulated_run)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -129,6 +163,8 @@ class Cluster:
             return
         self._stopped = True
         registry.unregister(self)
+        for watch in list(self._watches):
+            watch.close()
         try:
             if isinstance(self._loop, RealTimeLoop):
                 if self._loop.is_running:
@@ -163,7 +199,10 @@ class Cluster:
             raise KStreamNbError("the cluster is stopped; start a new one with Cluster.start()")
         if isinstance(self._loop, RealTimeLoop):
             return self._loop.run_sync(fn)
-        return fn()
+        try:
+            return fn()
+        finally:
+            self._after_simulated_run()
 
     def now_ms(self) -> int:
         return self._loop.now_ms()
@@ -246,8 +285,11 @@ class Cluster:
             what=f"the new partitions of {name}",
         )
 
-    def alter_topic_config(self, name: str, config: Mapping[str, Any]) -> None:
-        self._call(lambda: self.core.alter_topic_config(name, config))
+    def alter_topic_config(
+        self, name: str, config: Mapping[str, Any], *, replace: bool = False
+    ) -> None:
+        """Set config overrides; `replace=True` makes `config` the whole set (others reset)."""
+        self._call(lambda: self.core.alter_topic_config(name, config, replace=replace))
 
     def init_producer_id(self) -> tuple[int, int]:
         """A new idempotent producer's (producer id, epoch), unique in the cluster."""
@@ -258,6 +300,30 @@ class Cluster:
 
     def topics(self) -> list[str]:
         return self._call(lambda: sorted(self.core.image.topics))
+
+    def topic(self, name: str) -> Topic:
+        """A handle on one topic (partitions, offsets, config, newest records)."""
+        return Topic(self, name)
+
+    def group(self, group_id: str) -> ConsumerGroup:
+        """A handle on one consumer group (members, assignment, offsets, lag)."""
+        return ConsumerGroup(self, group_id)
+
+    def groups(self) -> tuple[GroupSnapshot, ...]:
+        """Every consumer group with its members, committed offsets and lag, now."""
+        return self._call(self.core.describe_groups)
+
+    def topic_configs(self) -> dict[str, dict[str, str]]:
+        """Config overrides of every topic."""
+        return self._call(
+            lambda: {name: dict(t.config) for name, t in self.core.image.topics.items()}
+        )
+
+    def tail(
+        self, topic: str, n: int = 10, partition: int | None = None
+    ) -> list[tuple[int, Record]]:
+        """The newest `n` committed records of a topic, as (partition, record), newest first."""
+        return self._call(lambda: tail_records(self.core, topic, n, partition))
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -297,6 +363,11 @@ class Cluster:
     def heal(self) -> None:
         """Undo every cut, isolation and slow link."""
         self._network_change("heal", (), self.network.heal)
+
+    def heal_broker(self, broker_id: int) -> None:
+        """Undo every fault touching one broker: its isolation, cut links and slow links."""
+        self._check_broker(broker_id)
+        self._network_change("heal", (broker_id,), lambda: self.network.heal_all_of(broker_id))
 
     def _check_broker(self, broker_id: int) -> None:
         if broker_id not in self.broker_ids:
@@ -399,6 +470,46 @@ class Cluster:
         """A snapshot: brokers and, per partition, leader, epoch, replicas, ISR and offsets."""
         return self._call(self.core.describe)
 
+    def watch(self, probe: Callable[[ClusterCore], T], interval: str | int = "100ms") -> Watch[T]:
+        """Publish `probe(core)` for readers on other threads, refreshed about every `interval`.
+
+        The probe must be cheap and read-only; it runs on the cluster's thread. In real time a
+        loop timer refreshes it; in simulated time it refreshes after the scheduler runs (at most
+        once per `interval` of wall time; `publish()` forces the rest). The first result is ready
+        when this returns.
+        """
+        interval_ms = max(1, parse_duration_ms(interval))
+        watch: Watch[T] = Watch(probe, interval_ms)
+        self._call(lambda: watch.refresh(self.core))
+        self._watches.append(watch)
+        watch._on_close.append(lambda: self._watches.remove(watch))
+        loop = self._loop
+        if isinstance(loop, RealTimeLoop):
+
+            def tick() -> None:
+                if watch.closed or not loop.is_running:
+                    return
+                watch.refresh(self.core)
+                loop.call_later(interval_ms, tick)
+
+            loop.call_later(interval_ms, tick)
+        return watch
+
+    def publish(self) -> None:
+        """Simulated time: refresh every watch whose cluster changed since its last refresh."""
+        if self._stopped or not isinstance(self._loop, SimulatedLoop):
+            return
+        for watch in list(self._watches):
+            if watch.dirty:
+                watch.refresh(self.core)
+
+    def _after_simulated_run(self) -> None:
+        for watch in list(self._watches):
+            if watch.due():
+                watch.refresh(self.core)
+            else:
+                watch.dirty = True
+
     def trace_high_watermarks(self, enabled: bool = True) -> None:
         """Record a `HighWatermarkMoved` event each time a leader advances a high watermark."""
 
@@ -415,3 +526,17 @@ class Cluster:
         mode = "simulated" if self.simulated else "real time"
         state = "stopped" if self._stopped else "running"
         return f"Cluster(brokers={len(self.broker_ids)}, {mode}, {state})"
+
+    def overview(self) -> Tables:
+        """Brokers, then topics: what `%kafka cluster status` shows."""
+        snapshot = self.describe()
+        return Tables(
+            brokers_table(snapshot, self.network.isolated, self.bootstrap_servers),
+            topics_table(snapshot, self.topic_configs()),
+        )
+
+    def _repr_html_(self) -> str:
+        header = f"<code>{html.escape(repr(self))}</code>"
+        if self._stopped:
+            return header
+        return header + self.overview()._repr_html_()

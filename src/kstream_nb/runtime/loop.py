@@ -111,6 +111,8 @@ class SimulatedLoop:
         self._running = False
         self._events_at_instant = 0
         self.random = Random(seed)
+        #: Called (in the driving thread) after every advance/run_until: observers publish here.
+        self.after_run: list[Callable[[], object]] = []
 
     def now_ms(self) -> int:
         return self._now_ms
@@ -150,6 +152,7 @@ class SimulatedLoop:
             while self._run_next(end):
                 pass
         self._now_ms = end
+        self._ran()
         return end
 
     def run_until(self, predicate: Callable[[], bool], timeout: str | int) -> bool:
@@ -162,12 +165,15 @@ class SimulatedLoop:
         end = self._now_ms + parse_duration_ms(timeout)
         if predicate():
             return True
-        with self._run_guard():
-            while self._run_next(end):
-                if predicate():
-                    return True
-        self._now_ms = end
-        return False
+        try:
+            with self._run_guard():
+                while self._run_next(end):
+                    if predicate():
+                        return True
+            self._now_ms = end
+            return False
+        finally:
+            self._ran()
 
     def run_until_idle(self, max_duration: str | int = "1h") -> bool:
         """Run until nothing is scheduled; False if callbacks remain after `max_duration`.
@@ -178,10 +184,17 @@ class SimulatedLoop:
         with self._run_guard():
             while self._run_next(end):
                 pass
-        if self.next_due_ms() is None:
-            return True
-        self._now_ms = end
-        return False
+        try:
+            if self.next_due_ms() is None:
+                return True
+            self._now_ms = end
+            return False
+        finally:
+            self._ran()
+
+    def _ran(self) -> None:
+        for hook in list(self.after_run):
+            hook()
 
     def _run_next(self, end: int) -> bool:
         """Run the next live callback due at or before `end`; False if there is none."""

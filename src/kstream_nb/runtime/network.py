@@ -126,6 +126,29 @@ class SimulatedNetwork:
         """Undo `isolate(node)` (links cut one by one stay cut)."""
         self._isolated.discard(node)
 
+    def heal_all_of(self, node: int) -> None:
+        """Undo every fault touching `node`: its isolation, its cut links, its slow links."""
+        self._isolated.discard(node)
+        self._cut = {link for link in self._cut if node not in link}
+        for links in (self._latency_ms, self._jitter_ms):
+            for link in [link for link in links if node in link]:
+                del links[link]
+
+    @property
+    def isolated(self) -> frozenset[int]:
+        """Nodes cut off from every other node."""
+        return frozenset(self._isolated)
+
+    @property
+    def cut_links(self) -> frozenset[tuple[int, int]]:
+        """Cut links, each once as (lower id, higher id)."""
+        return frozenset((a, b) for a, b in self._cut if a < b)
+
+    @property
+    def slow_links(self) -> dict[tuple[int, int], int]:
+        """Links with added latency, each once as (lower id, higher id) -> ms."""
+        return {(a, b): ms for (a, b), ms in self._latency_ms.items() if a < b}
+
     def heal(self) -> None:
         """Back to a healthy network: no cuts, no isolation, default latency everywhere."""
         self._cut.clear()
