@@ -93,7 +93,8 @@ def test_event_log_and_group_view_show_a_rebalance(sim: Cluster) -> None:
     events = EventLog(sim, rows=5, interval=0.1)
     group = GroupView(sim, "billing", interval=0.1)
     try:
-        assert group.group == {} and group.timeline == []
+        assert group.group == {}
+        assert group.timeline == []
         config = {
             "bootstrap.servers": sim.bootstrap_servers,
             "group.id": "billing",
@@ -132,7 +133,8 @@ def test_event_log_and_group_view_show_a_rebalance(sim: Cluster) -> None:
 def test_widgets_stop_with_their_cluster() -> None:
     cluster = Cluster.start(1, simulated=True)
     widget = Dashboard(cluster, interval=0.1)
-    assert widget.running and len(cluster._watches) == 1
+    assert widget.running
+    assert len(cluster._watches) == 1
     cluster.stop()
     eventually(lambda: widget.state == "stopped" and not widget.running)
     widget.close()
@@ -142,7 +144,8 @@ def test_closing_a_widget_releases_its_watch(sim: Cluster) -> None:
     widget = Tail(sim, "orders")
     assert len(sim._watches) == 1
     widget.close()
-    assert sim._watches == [] and not widget.running
+    assert sim._watches == []
+    assert not widget.running
 
 
 def test_missing_topic_fails_before_any_thread_starts(sim: Cluster) -> None:
@@ -171,7 +174,8 @@ def test_a_failing_refresh_keeps_the_poller_alive() -> None:
 
     poller = Poller(tick, 0.1, "kstream-nb-test").start()
     try:
-        assert calls.acquire(timeout=2) and calls.acquire(timeout=2)
+        assert calls.acquire(timeout=2)
+        assert calls.acquire(timeout=2)
         assert isinstance(poller.error, ValueError)
         assert poller.running
     finally:
@@ -187,10 +191,13 @@ def test_simulated_watch_refreshes_at_most_once_per_interval_until_published(
         assert len(calls) == 1
         for _ in range(20):
             sim.advance("1s")
-        assert len(calls) == 1 and watch.dirty  # rate-limited by wall time
+        assert len(calls) == 1
+        assert watch.dirty
         sim.publish()
-        assert len(calls) == 2 and not watch.dirty
-        assert watch.latest is not None and watch.latest.time_ms == sim.now_ms()
+        assert len(calls) == 2
+        assert not watch.dirty
+        assert watch.latest is not None
+        assert watch.latest.time_ms == sim.now_ms()
     finally:
         watch.close()
     assert sim._watches == []
@@ -203,7 +210,8 @@ def test_a_failing_probe_never_breaks_the_cluster(sim: Cluster) -> None:
     watch = sim.watch(probe, interval="1ms")
     try:
         sim.advance("5s")
-        assert isinstance(watch.error, RuntimeError) and watch.latest is None
+        assert isinstance(watch.error, RuntimeError)
+        assert watch.latest is None
         sim.produce("orders", b"still works", partition=0)
     finally:
         watch.close()
