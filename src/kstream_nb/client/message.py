@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 
 from kstream_nb.client.error import KafkaError
+from kstream_nb.table import Table
 
 __all__ = [
     "OFFSET_BEGINNING",
@@ -247,6 +248,32 @@ class Message:
             f"Message(topic={self._topic!r}, partition={self._partition}, offset={self._offset}, "
             f"key={self._key!r}, value={value}, error={self._error!r})"
         )
+
+    def _repr_html_(self) -> str:
+        def text(data: str | bytes | None) -> str | None:
+            if isinstance(data, bytes):
+                try:
+                    return data.decode()
+                except UnicodeDecodeError:
+                    return "0x" + data.hex()
+            return data
+
+        headers = ", ".join(f"{k}={text(v)}" for k, v in self._headers or ())
+        return Table(
+            ["topic", "partition", "offset", "timestamp", "key", "value", "headers", "error"],
+            [
+                (
+                    self._topic,
+                    self._partition,
+                    self._offset,
+                    self._timestamp[1],
+                    text(self._key),
+                    text(self._value),
+                    headers,
+                    self._error.name() if self._error is not None else None,
+                )
+            ],
+        )._repr_html_()
 
 
 class TopicPartition:
