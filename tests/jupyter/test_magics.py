@@ -253,7 +253,10 @@ def test_group_list_describe_lag_and_reset(ip: Any, sim: Cluster) -> None:
             None if r["committed"] is None else r["high watermark"] - r["committed"]
         )
     assert sum(r["high watermark"] for r in rows) == 12
-    assert isinstance(kafka(ip, "lag billing"), GroupView)
+    lag = kafka(ip, "lag billing")
+    assert isinstance(lag.group, GroupView)
+    assert repr(lag) == "LagView(group 'billing')"
+    lag.close()
     assert str(kafka(ip, "lag billing --once")) == str(described)
     with pytest.raises(UsageError, match="active member"):
         kafka(ip, "group reset-offsets billing --topic orders --to-earliest")

@@ -226,3 +226,49 @@ def test_real_time_watch_refreshes_on_the_cluster_thread() -> None:
         eventually(lambda: watch.version >= 3)
         watch.close()
         assert set(threads) == {"kstream-nb-cluster"}
+
+
+def test_topic_view_charts_offsets_and_throughput(sim: Cluster) -> None:
+    from kstream_nb.jupyter.live import TopicView
+
+    view = TopicView(sim, "orders", interval=0.1)
+    try:
+        assert [r["high watermark"] for r in view.offsets.rows] == [0, 0]
+        for i in range(10):
+            sim.produce("orders", b"x", partition=i % 2)
+        sim.advance("1s")
+        sim.publish()
+        eventually(lambda: len(view.throughput.rows) >= 1)
+        last = view.offsets.rows[-2:]
+        assert sorted((r["partition"], r["high watermark"]) for r in last) == [("0", 5), ("1", 5)]
+        assert sum(r["messages/s"] for r in view.throughput.rows) > 0
+        assert repr(view) == "TopicView(topic 'orders')"
+    finally:
+        view.close()
+    assert not view.running
+
+
+def test_lag_chart_follows_a_group(sim: Cluster) -> None:
+    from kstream_nb.jupyter.live import LagChart
+
+    for _ in range(6):
+        sim.produce("orders", b"x", partition=0)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": sim.bootstrap_servers,
+            "group.id": "slow",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe(["orders"])
+    message = consumer.poll(5)
+    assert message is not None
+    consumer.commit(message, asynchronous=False)
+    chart = LagChart(sim, "slow", interval=0.1)
+    try:
+        eventually(lambda: any(r["partition"] == "orders-0" for r in chart.rows))
+        assert [r["lag"] for r in chart.rows if r["partition"] == "orders-0"][-1] == 5
+    finally:
+        chart.close()
+        consumer.close()

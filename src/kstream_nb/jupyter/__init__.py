@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kstream_nb.jupyter.chart import LiveChart
+from kstream_nb.jupyter.live import LagChart, LagView, TopicView
 from kstream_nb.jupyter.session import session
 from kstream_nb.jupyter.widgets import Dashboard, EventLog, GroupView, Tail
 from kstream_nb.runtime import Cluster
@@ -15,7 +17,11 @@ __all__ = [
     "Dashboard",
     "EventLog",
     "GroupView",
+    "LagChart",
+    "LagView",
+    "LiveChart",
     "Tail",
+    "TopicView",
     "current_cluster",
     "load_ipython_extension",
     "unload_ipython_extension",

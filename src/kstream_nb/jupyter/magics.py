@@ -106,6 +106,7 @@ _COMMANDS: list[tuple[str, str | None, str]] = [
     ("topic", "create", "topic_create"),
     ("topic", "list", "topic_list"),
     ("topic", "describe", "topic_describe"),
+    ("topic", "view", "topic_view"),
     ("topic", "alter", "topic_alter"),
     ("topic", "delete", "topic_delete"),
     ("group", "list", "group_list"),
@@ -148,6 +149,9 @@ def _arguments(name: str, p: argparse.ArgumentParser) -> None:
         add("--internal", action="store_true", help="include __consumer_offsets and friends")
     elif name in ("topic_describe", "topic_delete"):
         add("name")
+    elif name == "topic_view":
+        add("name")
+        add("--window", type=int, default=600, help="points kept per line (600)")
     elif name == "topic_alter":
         add("name")
         add("--config", action="append", metavar="KEY=VALUE", help="set a config, repeatable")
@@ -394,6 +398,13 @@ class KafkaMagics(Magics):
         """Partitions (leader, replicas, ISR, offsets) and config of one topic."""
         return self.cluster.topic(a.name).describe()
 
+    def _cmd_topic_view(self, a: argparse.Namespace) -> Any:
+        """A topic's high watermark per partition and messages per second, live charts."""
+        from kstream_nb.jupyter.live import TopicView
+
+        interval = max(self.refresh_interval, 0.5)
+        return TopicView(self.cluster, a.name, interval=interval, window=a.window)
+
     def _cmd_topic_alter(self, a: argparse.Namespace) -> None:
         """Change a topic's config (--config, --delete-config) or add partitions."""
         c = self.cluster
@@ -501,10 +512,12 @@ class KafkaMagics(Magics):
         )
 
     def _cmd_lag(self, a: argparse.Namespace) -> Any:
-        """A consumer group's lag per partition, live (or --once as a table)."""
+        """A consumer group's lag per partition, live with a chart (or --once as a table)."""
+        from kstream_nb.jupyter.live import LagView
+
         if a.once:
             return self.cluster.group(a.group).describe()
-        return GroupView(self.cluster, a.group, interval=self.refresh_interval)
+        return LagView(self.cluster, a.group, interval=self.refresh_interval)
 
     def _cmd_events(self, a: argparse.Namespace) -> Any:
         """The cluster's own events (brokers, leaders, ISR, rebalances), live."""

@@ -77,8 +77,52 @@ def render_value(data: bytes | None) -> str:
     return text
 
 
+class ClusterFeed:
+    """One cluster watch read by one poller thread: `on_update(latest)` when it changed.
+
+    Ends by itself when the cluster stops (`on_stop` runs then) or when `close()` is called.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        probe: Callable[[ClusterCore], Any],
+        interval: float,
+        on_update: Callable[[Any], None],
+        on_stop: Callable[[], None],
+        name: str,
+    ) -> None:
+        self._watch = cluster.watch(probe, f"{max(1, int(interval * 1000))}ms")
+        self._on_update = on_update
+        self._on_stop = on_stop
+        self._seen = self._watch.version
+        if self._watch.latest is not None:
+            on_update(self._watch.latest)
+        self._poller = Poller(self._tick, interval, f"kstream-nb-{name}-{next(_names)}")
+        self._poller.start()
+
+    def _tick(self) -> bool:
+        watch = self._watch
+        if watch.closed:
+            self._on_stop()
+            return False
+        if watch.version != self._seen:
+            self._seen = watch.version
+            if watch.latest is not None:
+                self._on_update(watch.latest)
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._poller.running
+
+    def close(self) -> None:
+        self._poller.stop()
+        self._watch.close()
+
+
 class ClusterWidget(anywidget.AnyWidget):
-    """Base: one cluster watch, one poller thread, `state` = running | stopped."""
+    """Base: fed by one `ClusterFeed`; `state` = running | stopped."""
 
     state = traitlets.Unicode("running").tag(sync=True)
     #: Seconds between refreshes (at least 0.1: about 10 updates a second at most).
@@ -94,27 +138,19 @@ class ClusterWidget(anywidget.AnyWidget):
     ) -> None:
         super().__init__(**kwargs)
         self.cluster = cluster
-        every = self.interval if interval is None else interval
-        self._watch = cluster.watch(probe, f"{max(1, int(every * 1000))}ms")
-        self._seen = self._watch.version
-        self._refresh(self._watch.latest)
-        name = f"kstream-nb-{type(self).__name__.lower()}-{next(_names)}"
-        self._poller = Poller(self._tick, every, name)
-        self._poller.start()
+        self._feed = ClusterFeed(
+            cluster,
+            probe,
+            self.interval if interval is None else interval,
+            self._refresh,
+            self._stopped,
+            type(self).__name__.lower(),
+        )
 
-    def _tick(self) -> bool:
-        watch = self._watch
-        if watch.closed:
-            self.state = "stopped"
-            return False
-        if watch.version != self._seen:
-            self._seen = watch.version
-            self._refresh(watch.latest)
-        return True
+    def _stopped(self) -> None:
+        self.state = "stopped"
 
     def _refresh(self, latest: Any) -> None:
-        if latest is None:
-            return
         with self.hold_sync():
             self.update(latest)
 
@@ -125,16 +161,13 @@ class ClusterWidget(anywidget.AnyWidget):
     @property
     def running(self) -> bool:
         """Whether the poller thread still refreshes this widget."""
-        return self._poller.running
+        return self._feed.running
 
     def close(self) -> None:
         """Stop refreshing, release the watch and close the widget in the page."""
-        poller = getattr(self, "_poller", None)  # None: __init__ failed before the thread
-        if poller is not None:
-            poller.stop()
-        watch = getattr(self, "_watch", None)
-        if watch is not None:
-            watch.close()
+        feed = getattr(self, "_feed", None)  # None: __init__ failed before the thread
+        if feed is not None:
+            feed.close()
         super().close()
 
     def __repr__(self) -> str:
