@@ -436,3 +436,15 @@ def test_config_traits(ip: Any) -> None:
     finally:
         ip.run_line_magic("config", "KafkaMagics.brokers = 3")
         ip.run_line_magic("config", "KafkaMagics.tail_rows = 20")
+
+
+def test_topic_view_magic_is_two_live_charts(ip: Any, sim: Cluster) -> None:
+    view = kafka(ip, "topic view orders --window 50")
+    try:
+        assert repr(view) == "TopicView(topic 'orders')"
+        assert view.offsets.window == 50
+        assert {r["partition"] for r in view.offsets.rows} == {"0", "1", "2"}
+    finally:
+        view.close()
+    with pytest.raises(UsageError, match="does not exist"):
+        kafka(ip, "topic view nope")

@@ -70,9 +70,11 @@ class TopicView(ipywidgets.VBox):  # type: ignore[misc]
         return self._feed.running
 
     def close(self) -> None:
-        self._feed.close()
-        self.offsets.close()
-        self.throughput.close()
+        # Also runs from __del__ after a failed __init__: close only what was made.
+        for part in ("_feed", "offsets", "throughput"):
+            made = self.__dict__.get(part)
+            if made is not None:
+                made.close()
         super().close()
 
     def __repr__(self) -> str:
@@ -144,8 +146,10 @@ class LagView(ipywidgets.VBox):  # type: ignore[misc]
         super().__init__([self.group, self.chart])
 
     def close(self) -> None:
-        self.group.close()
-        self.chart.close()
+        for part in ("group", "chart"):
+            made = self.__dict__.get(part)
+            if made is not None:
+                made.close()
         super().close()
 
     def __repr__(self) -> str:
