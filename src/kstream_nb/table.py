@@ -10,7 +10,15 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["Table", "Tables"]
+__all__ = ["Table", "Tables", "text_of"]
+
+
+def text_of(data: bytes) -> str:
+    """Bytes as a person reads them: UTF-8 text, else `0x` and hex."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return "0x" + data.hex()
 
 
 def _cell(value: Any) -> str:
@@ -21,10 +29,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, (list, tuple, set, frozenset)):
         return ",".join(_cell(v) for v in value)
     if isinstance(value, bytes):
-        try:
-            return value.decode()
-        except UnicodeDecodeError:
-            return value.hex()
+        return text_of(value)
     return str(value)
 
 

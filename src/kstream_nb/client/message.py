@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 
 from kstream_nb.client.error import KafkaError
-from kstream_nb.table import Table
+from kstream_nb.table import Table, text_of
 
 __all__ = [
     "OFFSET_BEGINNING",
@@ -251,12 +251,7 @@ class Message:
 
     def _repr_html_(self) -> str:
         def text(data: str | bytes | None) -> str | None:
-            if isinstance(data, bytes):
-                try:
-                    return data.decode()
-                except UnicodeDecodeError:
-                    return "0x" + data.hex()
-            return data
+            return text_of(data) if isinstance(data, bytes) else data
 
         headers = ", ".join(f"{k}={text(v)}" for k, v in self._headers or ())
         return Table(

@@ -24,7 +24,14 @@ from kstream_nb.clock import parse_duration_ms
 from kstream_nb.errors import KStreamNbError
 from kstream_nb.jupyter.produce_cell import FORMATS, CellError, parse_cell
 from kstream_nb.jupyter.session import NoClusterError, session
-from kstream_nb.jupyter.widgets import Dashboard, EventLog, GroupView, Tail, render_text
+from kstream_nb.jupyter.widgets import (
+    Dashboard,
+    EventLog,
+    GroupView,
+    Tail,
+    record_row,
+    render_text,
+)
 from kstream_nb.runtime import Cluster
 from kstream_nb.runtime.views import events_table, format_time, groups_table
 from kstream_nb.table import Table
@@ -485,19 +492,12 @@ class KafkaMagics(Magics):
         c = self.cluster
         rows = self.tail_rows if a.rows is None else a.rows
         if a.once:
+            found = c.tail(a.topic, rows, a.partition)
+            records = [record_row(p, r, render_text) for p, r in found]
+            columns = ["partition", "offset", "timestamp", "key", "value", "headers"]
             return Table(
-                ["partition", "offset", "timestamp", "key", "value", "headers"],
-                [
-                    (
-                        p,
-                        r.offset,
-                        format_time(r.timestamp),
-                        render_text(r.key) if r.key is not None else None,
-                        render_text(r.value),
-                        ", ".join(f"{k}={render_text(v)}" for k, v in r.headers),
-                    )
-                    for p, r in c.tail(a.topic, rows, a.partition)
-                ],
+                columns,
+                [[record[name] for name in columns] for record in records],
                 title=f"Newest records of {a.topic}",
             )
         return Tail(c, a.topic, rows=rows, interval=self.refresh_interval)

@@ -24,12 +24,14 @@ from kstream_nb.log import Record
 from kstream_nb.runtime import Cluster
 from kstream_nb.runtime.cluster import tail_records
 from kstream_nb.runtime.views import (
+    broker_rows,
     event_summary,
     format_time,
-    is_internal,
     leader_offsets,
     partition_mark,
+    visible_partitions,
 )
+from kstream_nb.table import text_of
 
 __all__ = [
     "ClusterWidget",
@@ -37,6 +39,7 @@ __all__ = [
     "EventLog",
     "GroupView",
     "Tail",
+    "record_row",
     "render_text",
     "render_value",
 ]
@@ -52,22 +55,14 @@ def _module(name: str) -> str:
 
 def render_text(data: bytes | None) -> str:
     """A key or value on one line: text as written, else hex (for tables)."""
-    if data is None:
-        return "null"
-    try:
-        return data.decode()
-    except UnicodeDecodeError:
-        return "0x" + data.hex()
+    return "null" if data is None else text_of(data)
 
 
 def render_value(data: bytes | None) -> str:
     """A key or value as a person reads it: pretty JSON, else text, else hex."""
     if data is None:
         return "null"
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        return "0x" + data.hex()
+    text = text_of(data)
     try:
         parsed = json.loads(text)
     except ValueError:
@@ -202,25 +197,8 @@ class Dashboard(ClusterWidget):
 
     def update(self, latest: tuple[ClusterSnapshot, frozenset[int]]) -> None:
         snapshot, isolated = latest
-        brokers = []
-        for b in snapshot.brokers:
-            status = "isolated" if b.broker_id in isolated and b.status != "down" else b.status
-            leaders = sum(1 for p in snapshot.partitions if p.leader == b.broker_id)
-            brokers.append(
-                {
-                    "id": b.broker_id,
-                    "status": status,
-                    "controller": b.is_controller,
-                    "rack": b.rack,
-                    "leaders": leaders,
-                }
-            )
         partitions = []
-        for p in snapshot.partitions:
-            if self.topics is not None and p.topic not in self.topics:
-                continue
-            if self.topics is None and not self.internal and is_internal(p.topic):
-                continue
+        for p in visible_partitions(snapshot, self.topics, internal=self.internal):
             offsets = leader_offsets(p)
             start, hw, end = offsets if offsets else (None, None, None)
             partitions.append(
@@ -237,19 +215,22 @@ class Dashboard(ClusterWidget):
                     "mark": partition_mark(p) or "",
                 }
             )
-        self.brokers = brokers
+        self.brokers = broker_rows(snapshot, isolated)
         self.partitions = partitions
         self.time = format_time(snapshot.time_ms)
 
 
-def _record_row(partition: int, record: Record) -> dict[str, Any]:
+def record_row(
+    partition: int, record: Record, render: Callable[[bytes | None], str] = render_value
+) -> dict[str, Any]:
+    """One record as the tail shows it (a missing key stays None; a tombstone reads null)."""
     return {
         "partition": partition,
         "offset": record.offset,
         "timestamp": format_time(record.timestamp),
-        "key": render_value(record.key),
-        "value": render_value(record.value),
-        "headers": ", ".join(f"{k}={render_value(v)}" for k, v in record.headers),
+        "key": None if record.key is None else render(record.key),
+        "value": render(record.value),
+        "headers": ", ".join(f"{k}={render(v)}" for k, v in record.headers),
     }
 
 
@@ -279,7 +260,7 @@ class Tail(ClusterWidget):
 
     def update(self, latest: tuple[list[tuple[int, Record]], int]) -> None:
         found, total = latest
-        self.records = [_record_row(p, r) for p, r in found]
+        self.records = [record_row(p, r) for p, r in found]
         self.total = total
 
     def describe_target(self) -> str:

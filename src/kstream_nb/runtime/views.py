@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 
@@ -11,6 +12,7 @@ from kstream_nb.cluster import ClusterEvent, ClusterSnapshot, GroupSnapshot, Par
 from kstream_nb.table import Table
 
 __all__ = [
+    "broker_rows",
     "brokers_table",
     "event_summary",
     "events_table",
@@ -20,6 +22,7 @@ __all__ = [
     "leader_offsets",
     "partitions_table",
     "topics_table",
+    "visible_partitions",
 ]
 
 
@@ -49,15 +52,38 @@ def partition_mark(p: PartitionSnapshot) -> str | None:
     return None
 
 
+def broker_rows(snapshot: ClusterSnapshot, isolated: Iterable[int] = ()) -> list[dict[str, Any]]:
+    """Each broker: id, status (up, down, fenced, or isolated by the network), controller,
+    rack and how many partitions it leads."""
+    cut_off = set(isolated)
+    return [
+        {
+            "id": b.broker_id,
+            "status": "isolated" if b.broker_id in cut_off and b.status != "down" else b.status,
+            "controller": b.is_controller,
+            "rack": b.rack,
+            "leaders": sum(1 for p in snapshot.partitions if p.leader == b.broker_id),
+        }
+        for b in snapshot.brokers
+    ]
+
+
+def visible_partitions(
+    snapshot: ClusterSnapshot, topics: Collection[str] | None = None, *, internal: bool = False
+) -> list[PartitionSnapshot]:
+    """The partitions of `topics`, or of every topic (internal ones only when asked)."""
+    if topics is not None:
+        return [p for p in snapshot.partitions if p.topic in topics]
+    return [p for p in snapshot.partitions if internal or not is_internal(p.topic)]
+
+
 def brokers_table(
     snapshot: ClusterSnapshot, isolated: Iterable[int] = (), bootstrap: str | None = None
 ) -> Table:
-    cut_off = set(isolated)
-    rows = []
-    for b in snapshot.brokers:
-        status = "isolated" if b.broker_id in cut_off and b.status != "down" else b.status
-        leaders = sum(1 for p in snapshot.partitions if p.leader == b.broker_id)
-        rows.append((b.broker_id, status, "yes" if b.is_controller else "", b.rack, leaders))
+    rows = [
+        (b["id"], b["status"], "yes" if b["controller"] else "", b["rack"], b["leaders"])
+        for b in broker_rows(snapshot, isolated)
+    ]
     return Table(
         ["broker", "status", "controller", "rack", "leaders"],
         rows,
@@ -71,11 +97,7 @@ def partitions_table(
     snapshot: ClusterSnapshot, topic: str | None = None, *, internal: bool = False
 ) -> Table:
     rows, marks = [], []
-    for p in snapshot.partitions:
-        if topic is not None and p.topic != topic:
-            continue
-        if topic is None and not internal and is_internal(p.topic):
-            continue
+    for p in visible_partitions(snapshot, None if topic is None else (topic,), internal=internal):
         offsets = leader_offsets(p)
         start, hw, end = offsets if offsets else (None, None, None)
         leader = p.leader if not p.offline else "none"
