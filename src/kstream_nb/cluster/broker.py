@@ -143,6 +143,8 @@ class Broker:
         self.stats = BrokerStats()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.metadata = MetadataLog(log_dir, timers)
+        # (controller, end of its longest answer): an answer that arrives late is not divergence.
+        self._answered_by: tuple[int | None, int] = (None, 0)
         self.groups = GroupCoordinator(
             broker_id,
             timers,
@@ -300,12 +302,19 @@ class Broker:
     def _handle_heartbeat_response(self, resp: HeartbeatResponse) -> None:
         if resp.controller_id != self.controller_id:
             return
+        end = resp.start_offset + len(resp.records)
+        if resp.controller_id != self._answered_by[0]:
+            self._answered_by = (resp.controller_id, 0)
+        stale = end < self._answered_by[1]  # overtaken by a later answer of the same controller
+        self._answered_by = (resp.controller_id, max(end, self._answered_by[1]))
         if (
-            resp.start_offset < self.metadata.offset
-            and resp.start_offset + len(resp.records) < self.metadata.offset
+            resp.controller_id != self.broker_id  # our own controller shares this very log
+            and not stale
+            and resp.start_offset < self.metadata.offset
+            and end < self.metadata.offset
         ):
             # This copy holds records the controller does not: it diverged; follow the controller.
-            self.metadata.truncate_to(resp.start_offset + len(resp.records))
+            self.metadata.truncate_to(end)
             self._reconcile(list(self.metadata.image.topics.keys()))
         if self.metadata.apply_from(resp.start_offset, resp.records):
             self._applied(resp.records)
