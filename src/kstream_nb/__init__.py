@@ -24,6 +24,7 @@ from kstream_nb.client.admin import (
 from kstream_nb.clock import Clock, ManualClock, SystemClock, parse_duration_ms
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.runtime import Cluster
+from kstream_nb.sql import scan, sql  # noqa: F401 -- also installs Topic.scan and Cluster.sql
 
 __version__ = "0.1.0"
 

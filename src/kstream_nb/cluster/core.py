@@ -468,6 +468,10 @@ class ClusterCore:
             trusted_encoder=trusted_encoder,
         )
 
+    def leader_log(self, topic: str, partition: int) -> tuple[ErrorCode, PartitionLog | None]:
+        """The leader replica's log of a partition, or why there is none."""
+        return self._leader_log(topic, partition)
+
     def _leader_log(self, topic: str, partition: int) -> tuple[ErrorCode, PartitionLog | None]:
         state = self.image.partition(topic, partition)
         if state is None:

@@ -19,6 +19,7 @@ LONG_MAX = 2**63 - 1
 COMPRESSION_TYPES = ("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
 TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
 CLEANUP_POLICIES = ("delete", "compact")
+VALUE_FORMATS = ("auto", "json", "raw")
 
 CleanupPolicy = frozenset[Literal["delete", "compact"]]
 
@@ -50,6 +51,8 @@ class LogConfig:
     preallocate: bool = False
     min_insync_replicas: int = 1
     unclean_leader_election_enable: bool = False
+    # Not Kafka's: how the columnar twins read values (auto: typed columns if all are JSON).
+    kstream_value_format: Literal["auto", "json", "raw"] = "auto"
 
     @property
     def compact(self) -> bool:
@@ -186,4 +189,5 @@ _SPECS: dict[str, Callable[[str, Any], Any]] = {
     "preallocate": parse_bool,
     "min.insync.replicas": parse_int(1),
     "unclean.leader.election.enable": parse_bool,
+    "kstream.value.format": _choice(VALUE_FORMATS),
 }

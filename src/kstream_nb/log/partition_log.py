@@ -41,6 +41,13 @@ from kstream_nb.log.events import (
 from kstream_nb.log.leader_epoch import LeaderEpochCache
 from kstream_nb.log.producer_state import ProducerStateManager
 from kstream_nb.log.segment import LogSegment
+from kstream_nb.log.twin import (
+    TWIN_SUFFIX,
+    TwinInfo,
+    TwinJob,
+    read_twin_info,
+    twin_path,
+)
 
 __all__ = [
     "EARLIEST_TIMESTAMP",
@@ -150,6 +157,9 @@ class PartitionLog:
         self.log_start_offset = 0
         # Earliest KIP-534 delete horizon the cleaner stamped; unknown (None) after reopening.
         self.next_delete_horizon_ms: int | None = None
+        # Columnar twins of sealed segments by base offset, and the jobs handed out for more.
+        self.twins: dict[int, TwinInfo] = {}
+        self._twin_jobs: dict[int, LogSegment] = {}
         self._open()
 
     # -- opening and recovery ----------------------------------------------------------------
@@ -196,6 +206,7 @@ class PartitionLog:
         self.leader_epochs.truncate_from_end(self.log_end_offset)
         self.leader_epochs.truncate_from_start(self.log_start_offset)
         clean_marker.unlink(missing_ok=True)
+        self._load_twins()
         if not clean and bases:
             self._emit(
                 LogRecovered(self.topic, self.partition, self.log_end_offset, truncated, checked)
@@ -782,6 +793,7 @@ class PartitionLog:
         self.cleaner_checkpoint = min(self.cleaner_checkpoint, self.log_end_offset)
         self.leader_epochs.truncate_from_end(self.log_end_offset)
         self._rebuild_producer_state()
+        self._forget_stale_twins()
         self._emit(LogTruncated(self.topic, self.partition, offset, removed))
         return removed
 
@@ -799,6 +811,7 @@ class PartitionLog:
         self.cleaner_checkpoint = offset
         self.leader_epochs.clear()
         self.producer_state.clear()
+        self._forget_stale_twins()
         self._write_checkpoint()
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
@@ -886,6 +899,7 @@ class PartitionLog:
             )
             segment.delete()
         self._bases = [s.base_offset for s in self._segments]
+        self._forget_stale_twins()
         self.log_start_offset = max(self.log_start_offset, self._bases[0])
         self.recovery_point = max(self.recovery_point, self.log_start_offset)
         self.leader_epochs.truncate_from_start(self.log_start_offset)
@@ -927,6 +941,79 @@ class PartitionLog:
         tail = [s for s in self._segments if s not in old]
         self._segments = sorted(new + tail, key=lambda s: s.base_offset)
         self._bases = [s.base_offset for s in self._segments]
+        self._forget_stale_twins()
+
+    # -- columnar twins ----------------------------------------------------------------------
+
+    def _load_twins(self) -> None:
+        """Keep the twins on disk that still describe their segment; remove the rest."""
+        for leftover in self.directory.glob(f"*{TWIN_SUFFIX}.*.tmp"):
+            leftover.unlink()
+        for path in self.directory.glob(f"*{TWIN_SUFFIX}"):
+            info = read_twin_info(path)
+            if info is not None and path == twin_path(self.directory, info.base_offset):
+                self.twins[info.base_offset] = info
+            else:
+                path.unlink()
+        self._forget_stale_twins()
+
+    def _sealed(self) -> dict[int, LogSegment]:
+        return {s.base_offset: s for s in self._segments[:-1]}
+
+    def _forget_stale_twins(self) -> None:
+        """Drop twins whose segment is gone, active again, or rewritten."""
+        sealed = self._sealed()
+        for base, info in list(self.twins.items()):
+            segment = sealed.get(base)
+            if (
+                segment is None
+                or segment.size != info.segment_size
+                or segment.next_offset != info.next_offset
+            ):
+                del self.twins[base]
+                info.path.unlink(missing_ok=True)
+
+    def take_twin_jobs(self, value_format: str | None = None) -> list[TwinJob]:
+        """Sealed segments that have no twin and no job yet, each with its own descriptor."""
+        if self._closed:
+            return []
+        fmt = value_format or self.config.kstream_value_format
+        jobs = []
+        for base, segment in self._sealed().items():
+            if segment.size == 0 or base in self.twins or self._twin_jobs.get(base) is segment:
+                continue
+            self._twin_jobs[base] = segment
+            jobs.append(
+                TwinJob(
+                    self.directory,
+                    self.partition,
+                    base,
+                    segment.next_offset,
+                    segment.size,
+                    segment.reader_fd(),
+                    fmt,  # type: ignore[arg-type]  # validated by LogConfig
+                    segment,
+                )
+            )
+        return jobs
+
+    def install_twin(self, job: TwinJob, info: TwinInfo | None) -> bool:
+        """Rename a written twin into place if its segment is still the one it describes.
+
+        `info` None means the job failed: that segment gets no new job (queries decode it).
+        """
+        if info is None:
+            return False
+        if self._twin_jobs.get(job.base_offset) is job.segment:
+            del self._twin_jobs[job.base_offset]
+        segment = self._sealed().get(job.base_offset)
+        if self._closed or segment is None or segment is not job.segment:
+            info.path.unlink(missing_ok=True)
+            return False
+        final = twin_path(self.directory, job.base_offset)
+        os.replace(info.path, final)
+        self.twins[job.base_offset] = info.with_path(final)
+        return True
 
     # -- files -------------------------------------------------------------------------------
 

@@ -366,6 +366,11 @@ class LogSegment:
 
     # -- files -----------------------------------------------------------------------------
 
+    def reader_fd(self) -> int:
+        """A descriptor of its own on the `.log` (the caller closes it): it keeps reading the
+        same bytes even after the segment is deleted or replaced."""
+        return os.dup(self._fd)
+
     def flush(self) -> None:
         os.fsync(self._fd)
         self.offset_index.flush()

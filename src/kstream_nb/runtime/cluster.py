@@ -20,9 +20,10 @@ import random
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kstream_nb.clock import parse_duration_ms
 from kstream_nb.cluster import (
@@ -37,18 +38,24 @@ from kstream_nb.cluster.events import NetworkChanged
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
 from kstream_nb.log import BatchBuilder, Record
 from kstream_nb.runtime import registry
+from kstream_nb.runtime.extensions import analytics
 from kstream_nb.runtime.handles import ConsumerGroup, Topic
 from kstream_nb.runtime.loop import RealTimeLoop, SimulatedLoop
 from kstream_nb.runtime.network import SimulatedNetwork
+from kstream_nb.runtime.twins import TwinWriter
 from kstream_nb.runtime.views import brokers_table, topics_table
 from kstream_nb.runtime.watch import Watch
 from kstream_nb.table import Tables
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["BASE_PORT", "Cluster", "ProduceError", "tail_records"]
 
 T = TypeVar("T")
 BASE_PORT = 9092
 _ACKS = {"all": -1, "-1": -1, "1": 1, "0": 0}
+_TWIN_INTERVAL_MS = 250
 _LEADER_MOVING = (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE)
 
 
@@ -123,8 +130,13 @@ class Cluster:
         )
         self._stopped = False
         self._watches: list[Watch[Any]] = []
+        self._twins_scheduled_at = float("-inf")
         if isinstance(self._loop, SimulatedLoop):
             self._loop.after_run.append(self._after_simulated_run)
+            self.twins = TwinWriter(self.core, None)
+        else:
+            loop = self._loop
+            self.twins = TwinWriter(self.core, loop.call_soon)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -146,6 +158,7 @@ class Cluster:
             cluster._loop.start()
         try:
             cluster._call(cluster.core.start)
+            cluster._schedule_twins_periodically()
             cluster.wait_until(
                 lambda: all(b.status == "up" for b in cluster.core.describe().brokers),
                 timeout="30s",
@@ -165,6 +178,7 @@ class Cluster:
         registry.unregister(self)
         for watch in list(self._watches):
             watch.close()
+        self.twins.close()
         try:
             if isinstance(self._loop, RealTimeLoop):
                 if self._loop.is_running:
@@ -193,6 +207,13 @@ class Cluster:
         return ",".join(f"localhost:{BASE_PORT + b - 1}" for b in self.broker_ids)
 
     # -- running on the cluster's thread ---------------------------------------------------
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` where the cluster's state may be touched (its thread) and return its result.
+
+        For read-only looks at `self.core` that no other method offers; keep `fn` short.
+        """
+        return self._call(fn)
 
     def _call(self, fn: Callable[[], T]) -> T:
         if self._stopped:
@@ -304,6 +325,15 @@ class Cluster:
     def topic(self, name: str) -> Topic:
         """A handle on one topic (partitions, offsets, config, newest records)."""
         return Topic(self, name)
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        """Run a DuckDB query in which every topic is a view by its name (a snapshot taken now).
+
+        Columns: partition, offset, timestamp, key, value, headers and batch facts; JSON topics
+        also get a typed column per field and `value` as JSON (`value->>'customer_id'`).
+        """
+        relation: duckdb.DuckDBPyRelation = analytics("sql")(self, query)
+        return relation
 
     def group(self, group_id: str) -> ConsumerGroup:
         """A handle on one consumer group (members, assignment, offsets, lag)."""
@@ -503,7 +533,38 @@ class Cluster:
             if watch.dirty:
                 watch.refresh(self.core)
 
+    # -- columnar twins --------------------------------------------------------------------
+
+    def _schedule_twins_periodically(self) -> None:
+        loop = self._loop
+        if not isinstance(loop, RealTimeLoop):
+            return
+
+        def tick() -> None:
+            if self._stopped:
+                return
+            self.twins.schedule()
+            loop.call_later(_TWIN_INTERVAL_MS, tick)
+
+        loop.call_soon(tick)
+
+    def flush_twins(self, timeout: str | int = "60s") -> None:
+        """Write the columnar twin of every sealed leader segment now and wait for them all.
+
+        Twins are written in the background anyway; tests and benchmarks call this to know
+        queries read Parquet rather than decoding segments.
+        """
+        limit = parse_duration_ms(timeout) / 1000
+        self._call(self.twins.schedule)
+        pump = self.twins.install if isinstance(self._loop, SimulatedLoop) else None
+        if not self.twins.wait_idle(limit, pump):
+            raise TimeoutError(f"columnar twins were still being written after {timeout}")
+
     def _after_simulated_run(self) -> None:
+        now = time.monotonic()
+        if now - self._twins_scheduled_at >= _TWIN_INTERVAL_MS / 1000:
+            self._twins_scheduled_at = now
+            self.twins.schedule()
         for watch in list(self._watches):
             if watch.due():
                 watch.refresh(self.core)

@@ -6,14 +6,19 @@ variable never goes stale.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from kstream_nb.cluster import GroupSnapshot, PartitionSnapshot
 from kstream_nb.errors import ErrorCode, KafkaApiError
+from kstream_nb.runtime.extensions import analytics
 from kstream_nb.runtime.views import group_table, partitions_table
 from kstream_nb.table import Table, Tables
 
 if TYPE_CHECKING:
+    import msgspec
+    import polars as pl
+
     from kstream_nb.log import Record
     from kstream_nb.runtime.cluster import Cluster
 
@@ -47,6 +52,30 @@ class Topic:
     def tail(self, n: int = 10, partition: int | None = None) -> list[tuple[int, Record]]:
         """The newest `n` committed records, as (partition, record), newest first."""
         return self.cluster.tail(self.name, n, partition)
+
+    def scan(
+        self,
+        *,
+        value_format: Literal["raw", "json"] | None = None,
+        schema: type[msgspec.Struct] | Mapping[str, Any] | None = None,
+        include_control: bool = False,
+    ) -> pl.LazyFrame:
+        """A Polars LazyFrame of the topic's records as of now: one row per record.
+
+        Bounded by each partition's high watermark when `scan()` is called (what a
+        read_uncommitted consumer reading from the start sees). `value_format="json"` (or a
+        `schema`: msgspec Struct or Polars schema) adds a typed column per JSON field and
+        `value_error` for values that are not JSON objects. Filters on partition, offset and
+        timestamp skip whole files.
+        """
+        frame: pl.LazyFrame = analytics("scan")(
+            self.cluster,
+            self.name,
+            value_format=value_format,
+            schema=schema,
+            include_control=include_control,
+        )
+        return frame
 
     def describe(self) -> Tables:
         self.partitions  # noqa: B018 -- raises a clear error for a missing topic

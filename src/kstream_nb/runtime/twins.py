@@ -1,0 +1,150 @@
+"""`TwinWriter`: writes the columnar twins of sealed segments on a worker thread.
+
+Produce never waits for a twin. On the cluster's thread the writer takes jobs from the leader
+replicas' logs (a private descriptor on each sealed segment); a worker thread decodes and writes
+Parquet to a temporary file; the result goes back to the cluster's thread, where the log renames
+it into place only if the segment is still there and unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from kstream_nb.cluster import ClusterCore
+from kstream_nb.log import PartitionLog
+from kstream_nb.log.twin import TWIN_SUFFIX, TwinInfo, TwinJob, write_twin
+
+__all__ = ["TwinWriter"]
+
+log = logging.getLogger(__name__)
+_Done = tuple[PartitionLog, TwinJob, TwinInfo | None]
+
+
+class TwinWriter:
+    """One worker thread; `schedule()` and `install()` run on the cluster's thread only."""
+
+    def __init__(
+        self, core: ClusterCore, post: Callable[[Callable[[], object]], object] | None
+    ) -> None:
+        """`post` hands a callback to the cluster's thread (real time); None queues results
+        until the next `install()` (simulated time, where the caller's thread is the cluster's)."""
+        self._core = core
+        self._post = post
+        self._executor: ThreadPoolExecutor | None = None
+        self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
+        self._pending: dict[Future[None], TwinJob] = {}
+        self._outstanding = 0  # jobs taken and not yet installed
+        self._idle = threading.Condition()
+        self._names = itertools.count()
+        self.failures: list[str] = []
+        self.closed = False
+
+    def leader_logs(self) -> list[PartitionLog]:
+        """The logs analytics read: every leader replica, and the cluster's events log."""
+        logs = [self._core.event_log]
+        for broker in self._core.brokers.values():
+            logs.extend(p.log for p in broker.partitions.values() if p.is_leader)
+        return logs
+
+    def schedule(self) -> int:
+        """Hand every sealed leader segment without a twin to the worker; returns how many."""
+        if self.closed:
+            return 0
+        self.install()
+        count = 0
+        for partition_log in self.leader_logs():
+            for job in partition_log.take_twin_jobs():
+                self._submit(partition_log, job)
+                count += 1
+        return count
+
+    def _submit(self, partition_log: PartitionLog, job: TwinJob) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kstream-nb-twins")
+        with self._idle:
+            self._outstanding += 1
+        future = self._executor.submit(self._write, partition_log, job)
+        self._pending[future] = job
+        future.add_done_callback(lambda f: self._pending.pop(f, None))
+
+    def _write(self, partition_log: PartitionLog, job: TwinJob) -> None:
+        temp = f"{job.base_offset:020d}{TWIN_SUFFIX}.{next(self._names)}.tmp"
+        info: TwinInfo | None = None
+        try:
+            info = write_twin(job, temp)
+        except Exception as exc:  # a twin is an optimisation: queries decode the segment instead
+            (job.directory / temp).unlink(missing_ok=True)
+            message = f"{job.directory.name}: no twin for segment {job.base_offset}: {exc}"
+            self.failures.append(message)
+            log.warning(message)
+        finally:
+            job.close()
+        done = (partition_log, job, info)
+        if self._post is None:
+            self._done.put(done)
+        else:
+            try:
+                self._post(lambda: self._install_one(done))
+            except RuntimeError:  # the cluster stopped meanwhile
+                self._discard(done)
+
+    def install(self) -> int:
+        """Rename written twins into place (cluster thread); returns how many were installed."""
+        installed = 0
+        while True:
+            try:
+                done = self._done.get_nowait()
+            except queue.Empty:
+                return installed
+            installed += self._install_one(done)
+
+    def _install_one(self, done: _Done) -> bool:
+        partition_log, job, info = done
+        try:
+            return partition_log.install_twin(job, info)
+        finally:
+            with self._idle:
+                self._outstanding -= 1
+                self._idle.notify_all()
+
+    def _discard(self, done: _Done) -> None:
+        if done[2] is not None:
+            done[2].path.unlink(missing_ok=True)
+        with self._idle:
+            self._outstanding -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float, pump: Callable[[], object] | None = None) -> bool:
+        """Block until every job taken so far is installed; `pump` runs installs (simulated)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if pump is not None:
+                pump()
+            with self._idle:
+                if self._outstanding == 0:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(min(left, 0.01))
+
+    def close(self) -> None:
+        """Stop the worker; jobs not started are dropped (their segments keep no twin)."""
+        self.closed = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        for job in list(self._pending.values()):
+            job.close()  # cancelled before it ran
+        self._pending.clear()
+        while True:
+            try:
+                self._discard(self._done.get_nowait())
+            except queue.Empty:
+                break
