@@ -448,3 +448,53 @@ def test_topic_view_magic_is_two_live_charts(ip: Any, sim: Cluster) -> None:
         view.close()
     with pytest.raises(UsageError, match="does not exist"):
         kafka(ip, "topic view nope")
+
+
+# -- %kafka sql --------------------------------------------------------------------------------
+
+
+def test_sql_line_and_cell_with_the_seeds_query(ip: Any, sim: Cluster) -> None:
+    produce(
+        ip,
+        "orders --key order_id",
+        '{"order_id": "ORD-1", "customer_id": "CUST-1", "amount": 99.99}\n'
+        '{"order_id": "ORD-2", "customer_id": "CUST-2", "amount": 1500.0}\n'
+        '{"order_id": "ORD-3", "customer_id": "CUST-1", "amount": 0.01}\n',
+    )
+    line = kafka(ip, "sql SELECT count(*) AS n FROM orders WHERE value->>'customer_id' = 'CUST-1'")
+    assert isinstance(line, Table)
+    assert line.rows == [[2]]
+    cell = ip.run_cell_magic(
+        "kafka",
+        "sql -o totals",
+        "SELECT value->>'customer_id' AS customer, count(*) AS n, sum(amount) AS total\n"
+        "FROM orders GROUP BY 1 ORDER BY 1",
+    )
+    assert cell.columns == ["customer", "n", "total"]
+    assert cell.rows == [["CUST-1", 2, 100.0], ["CUST-2", 1, 1500.0]]
+    assert ip.user_ns["totals"].pl()["n"].to_list() == [2, 1]  # a DuckDB relation, kept
+    frame = ip.run_cell_magic(
+        "kafka", "sql --polars --save df", "SELECT key FROM orders ORDER BY key"
+    )
+    assert frame["key"].to_list() == [b"ORD-1", b"ORD-2", b"ORD-3"]
+    assert ip.user_ns["df"] is frame
+    inline = ip.run_cell_magic("kafka", "", "sql SELECT count(*) FROM orders\n")
+    assert inline is None  # a bare %%kafka cell displays each command's result
+
+
+def test_sql_errors_are_one_line_and_long_results_are_cut(ip: Any, sim: Cluster) -> None:
+    with pytest.raises(UsageError, match="needs a query"):
+        kafka(ip, "sql")
+    with pytest.raises(UsageError, match="nope"):
+        kafka(ip, "sql SELECT nope FROM orders")
+    with pytest.raises(UsageError, match="does not exist"):
+        kafka(ip, "sql --polars SELECT * FROM orders_typo_that_does_not_exist")
+    with pytest.raises(UsageError, match="variable name"):
+        kafka(ip, "sql -o 1x SELECT 1")
+    ip.run_line_magic("config", "KafkaMagics.sql_rows = 3")
+    try:
+        table = kafka(ip, "sql SELECT * FROM range(10)")
+        assert len(table.rows) == 3
+        assert "first 3 rows" in (table.footer or "")
+    finally:
+        ip.run_line_magic("config", "KafkaMagics.sql_rows = 50")

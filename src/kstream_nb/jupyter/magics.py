@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -125,7 +126,13 @@ _COMMANDS: list[tuple[str, str | None, str]] = [
     ("events", None, "events"),
     ("time", "advance", "time_advance"),
     ("time", "now", "time_now"),
+    ("sql", None, "sql"),
 ]
+
+_SQL_OPTION = re.compile(
+    r"\s*(?:(?P<save>-o|--save|--output)\s+(?P<name>\S+)|(?P<polars>--polars)|(?P<help>-h|--help))"
+    r"(?=\s|$)"
+)
 
 
 def _arguments(name: str, p: argparse.ArgumentParser) -> None:
@@ -192,6 +199,19 @@ def _arguments(name: str, p: argparse.ArgumentParser) -> None:
         add("--once", action="store_true", help="a table now instead of a live widget")
     elif name == "time_advance":
         add("duration", help="like 500ms, 5s, 1h, 7d")
+    elif name == "sql":
+        add("-o", "--save", "--output", metavar="NAME", help="keep the result in variable NAME")
+        add("--polars", action="store_true", help="a Polars DataFrame instead of a relation")
+        add("query", nargs="*", help="the query; in a %%kafka sql cell, the cell is the query")
+
+
+def _sql_cell(value: Any) -> Any:
+    """SQL's spelling of nulls and booleans; the table renders the rest (bytes as text or hex)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _first_line(doc: str | None) -> str:
@@ -212,6 +232,7 @@ class KafkaMagics(Magics):
     )
     produce_format = Unicode("jsonl", help="Default --format of %%produce").tag(config=True)
     produce_acks = Unicode("all", help="Default --acks of %%produce").tag(config=True)
+    sql_rows = Int(50, help="Rows shown by %kafka sql (the saved result has all)").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -221,6 +242,8 @@ class KafkaMagics(Magics):
 
     @line_cell_magic
     def kafka(self, line: str, cell: str | None = None) -> Any:
+        if line.split(maxsplit=1)[:1] == ["sql"]:
+            return self._sql(line.strip()[3:], cell)
         if cell is not None and not line.strip():
             result = None
             for command in cell.splitlines():
@@ -263,6 +286,8 @@ class KafkaMagics(Magics):
         display(value)  # type: ignore[no-untyped-call]
 
     def _run(self, line: str) -> Any:
+        if line.split(maxsplit=1)[:1] == ["sql"]:
+            return self._sql(line.strip()[3:], None)
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -291,6 +316,68 @@ class KafkaMagics(Magics):
     @property
     def cluster(self) -> Cluster:
         return session.cluster
+
+    # -- SQL -------------------------------------------------------------------------------
+
+    def _sql(self, rest: str, cell: str | None) -> Any:
+        """Options then the query, read without shell quoting rules (SQL has its own)."""
+        name: str | None = None
+        polars = False
+        while match := _SQL_OPTION.match(rest):
+            if match["help"]:
+                return self._run("sql --help")
+            if match["save"]:
+                name = match["name"]
+                if not name.isidentifier():
+                    raise UsageError(f"%kafka sql: {name!r} is not a Python variable name")
+            polars = polars or bool(match["polars"])
+            rest = rest[match.end() :]
+        query = rest if cell is None else f"{rest}\n{cell}"
+        if not query.strip():
+            raise UsageError(
+                "%kafka sql needs a query: %kafka sql SELECT count(*) FROM orders (or put the "
+                "query in a %%kafka sql cell)"
+            )
+        return self._guard(
+            lambda: self._cmd_sql(argparse.Namespace(save=name, polars=polars, query=[query]))
+        )
+
+    def _keep(self, name: str, value: Any) -> None:
+        if self.shell is not None:
+            self.shell.user_ns[name] = value
+
+    def _cmd_sql(self, a: argparse.Namespace) -> Any:
+        """Query the topics with SQL (DuckDB): every topic is a table, JSON fields are columns.
+
+        %kafka sql SELECT count(*) FROM orders
+        %%kafka sql [-o NAME] [--polars]
+        SELECT customer_id, count(*), sum(amount) FROM orders GROUP BY 1
+
+        `value->>'field'` reads a JSON value; `partition`, `offset`, `timestamp`, `key`, `headers`
+        are columns too; internal topics (__consumer_offsets, __kstream_events) are tables.
+        """
+        import duckdb
+
+        query = " ".join(a.query)
+        try:
+            relation = self.cluster.sql(query)
+            if a.polars:
+                frame = relation.pl()
+                if a.save:
+                    self._keep(a.save, frame)
+                return frame
+            result = relation.limit(self.sql_rows + 1).fetchall()
+        except duckdb.Error as exc:
+            raise UsageError(f"%kafka sql: {exc}") from None
+        if a.save:
+            self._keep(a.save, relation)
+        shown = result[: self.sql_rows]
+        footer = None
+        if len(result) > self.sql_rows:
+            footer = f"first {self.sql_rows} rows (%config KafkaMagics.sql_rows); -o NAME keeps all"
+        return Table(
+            relation.columns, [[_sql_cell(v) for v in row] for row in shown], footer=footer
+        )
 
     # -- cluster ---------------------------------------------------------------------------
 

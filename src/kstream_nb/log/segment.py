@@ -52,6 +52,7 @@ class LogSegment:
         "_fd",
         "_indexes_existed",
         "base_offset",
+        "generation",
         "index_interval_bytes",
         "last_modified_ms",
         "log_path",
@@ -98,6 +99,8 @@ class LogSegment:
         self.offset_of_max_timestamp = base_offset
         self.rolling_based_timestamp: int | None = None
         self.last_modified_ms = now_ms
+        # Bumped whenever bytes already written are cut: readers caching a prefix must re-read.
+        self.generation = 0
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class LogSegment:
             valid += batch.size
         cut = self.size - valid
         if cut:
+            self.generation += 1
             os.ftruncate(self._fd, valid)
             self.size = valid
         return cut
@@ -337,6 +341,7 @@ class LogSegment:
         if first is None:
             return 0
         removed = self.size - first.position
+        self.generation += 1
         os.ftruncate(self._fd, first.position)
         self.size = first.position
         self.offset_index.truncate_to(offset)

@@ -35,7 +35,9 @@ __all__ = [
     "ValueFormat",
     "decode_records_table",
     "json_columns",
+    "looks_like_json",
     "read_twin_info",
+    "strict_json_columns",
     "twin_path",
     "write_twin",
 ]
@@ -261,11 +263,23 @@ def json_columns(values: pa.Array | pa.ChunkedArray, *, strict: bool) -> pl.Data
     message. Otherwise (detection) None unless most non-null values are JSON objects: one bad
     record does not stop a JSON topic from being read as one.
     """
+    frame = strict_json_columns(values)
+    if strict or looks_like_json(frame, len(values) - values.null_count):
+        return frame
+    return None
+
+
+def looks_like_json(frame: pl.DataFrame, present: int) -> bool:
+    """Whether most of the `present` (non-null) values parsed into `frame` are JSON objects."""
+    bad = frame.height - frame.get_column("value_error").null_count()
+    return present > 0 and frame.width > 1 and bad * 2 <= present
+
+
+def strict_json_columns(values: pa.Array | pa.ChunkedArray) -> pl.DataFrame:
+    """`json_columns(strict=True)`: never fails, one row per value."""
     series = pl.Series("value", values, dtype=pl.Binary)
     present = series.drop_nulls()
     if len(present) == 0:
-        if not strict:
-            return None
         return pl.DataFrame([pl.Series("value_error", [None] * len(series), dtype=pl.String)])
     frame = _ndjson_fast(present)
     if frame is not None:
@@ -274,9 +288,6 @@ def json_columns(values: pa.Array | pa.ChunkedArray, *, strict: bool) -> pl.Data
             frame = _scatter(frame, series.is_not_null())
     else:
         frame = _json_slow(series)
-        bad = series.len() - frame.get_column("value_error").null_count()
-        if not strict and (bad * 2 > present.len() or frame.width == 1):
-            return None
     return frame.rename({c: JSON_PREFIX + c for c in frame.columns if c != "value_error"})
 
 

@@ -12,12 +12,11 @@ from collections.abc import Iterable
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from kstream_nb.cluster.core import EVENTS_TOPIC
 from kstream_nb.errors import KStreamNbError
-from kstream_nb.log.twin import JSON_PREFIX, RECORD_SCHEMA, json_columns
+from kstream_nb.log.twin import JSON_PREFIX, RECORD_SCHEMA
 from kstream_nb.runtime.cluster import Cluster
 from kstream_nb.sql.scan import output_name
 from kstream_nb.sql.snapshot import Snapshot, TwinPiece, take_snapshot
@@ -65,38 +64,14 @@ def _value_format(cluster: Cluster, topic: str) -> str:
     return configs.get("kstream.value.format", "auto")
 
 
-def _typed(
-    snapshot: Snapshot, fmt: str, tails: pa.Table
-) -> tuple[dict[str, pl.DataType], pa.Table | None]:
-    """The JSON fields (unified types) and the tails' typed columns, for a JSON topic."""
-    if fmt == "raw":
-        return {}, None
-    empties: list[pl.DataFrame] = []
-    for twin in snapshot.twins:
-        fields = [f for f in twin.info.json_schema if f.name.startswith(JSON_PREFIX)]
-        if fields:
-            empties.append(pl.from_arrow(pa.schema(fields).empty_table()))  # type: ignore[arg-type]
-    tail_typed = None
-    if tails.num_rows:
-        frame = json_columns(tails.column("value"), strict=fmt == "json")
-        if frame is not None:
-            tail_typed = frame
-            empties.append(frame.drop("value_error").head(0))
-    if not empties:
-        return {}, None
-    merged = pl.concat(empties, how="diagonal_relaxed").schema
-    typed = {name[len(JSON_PREFIX) :]: dtype for name, dtype in merged.items()}
-    return typed, tail_typed.to_arrow() if tail_typed is not None else None
-
-
 def _create_view(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, fmt: str, n: int) -> None:
-    tails = (
-        pa.concat_tables([t.table for t in snapshot.tails])
-        if snapshot.tails
-        else RECORD_SCHEMA.empty_table()
-    )
+    typed = {} if fmt == "raw" else snapshot.json_fields(detect=fmt != "json")
+    tails = snapshot.tail_records()
+    tail_typed = snapshot.tail_json().to_arrow() if typed and tails.num_rows else None
+    if tail_typed is not None:
+        for name in tail_typed.column_names:
+            tails = tails.append_column(name, tail_typed.column(name))
     tails = tails.filter(pc.invert(tails.column("is_control")))
-    typed, tail_typed = _typed(snapshot, fmt, tails)
     json_topic = bool(typed) or fmt == "json"
     record_cols = [_quote(c) for c in RECORD_SCHEMA.names]
 
@@ -139,11 +114,7 @@ def _create_view(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, fmt: str, n
         cols = [*record_cols, *typed_exprs(set(names))]
         parts.append(f"SELECT {', '.join(cols)} FROM read_parquet([{files}])")
     tail_name = f"__kstream_tail_{n}"
-    present: set[str] = set()
-    if tail_typed is not None:
-        for name in tail_typed.column_names:
-            tails = tails.append_column(name, tail_typed.column(name))
-            present.add(name)
+    present = set(tail_typed.column_names) if tail_typed is not None else set()
     con.register(tail_name, tails)
     parts.append(
         f"SELECT {', '.join([*record_cols, *typed_exprs(present)])} FROM {_quote(tail_name)}"

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import msgspec
 import polars as pl
-import pyarrow as pa
 
 from kstream_nb.errors import KStreamNbError
 from kstream_nb.log.twin import JSON_PREFIX, RECORD_SCHEMA, json_columns
@@ -338,12 +337,11 @@ def _twin_frame(piece: TwinPiece, plan: _Plan, needed: list[str]) -> pl.LazyFram
 
 
 def _tail_frame(piece: TailPiece, plan: _Plan, needed: list[str]) -> pl.LazyFrame:
-    frame = pl.from_arrow(piece.table)
-    assert isinstance(frame, pl.DataFrame)
+    frame = pl.DataFrame(pl.from_arrow(piece.table))
+    if plan.value_format == "json" and any(c not in RECORD_COLUMNS for c in needed):
+        frame = pl.concat([frame, _conform(piece.json(), plan)], how="horizontal")
     if not plan.include_control:
         frame = frame.filter(~pl.col("is_control"))
-    if plan.value_format == "json" and any(c not in RECORD_COLUMNS for c in needed):
-        frame = pl.concat([frame, _typed_frame(frame.get_column("value"), plan)], how="horizontal")
     return frame.lazy()
 
 
@@ -412,7 +410,7 @@ def scan_snapshot(
     snapshot = take_snapshot(cluster, topic)
     typed: dict[str, pl.DataType] = {}
     if fmt == "json":
-        typed = polars_schema(schema) if schema is not None else _inferred(snapshot)
+        typed = polars_schema(schema) if schema is not None else snapshot.json_fields(detect=False)
     plan = _Plan(fmt, typed, include_control)
     frame = _io_source(snapshot, plan)
     return frame, snapshot
@@ -426,24 +424,6 @@ def _io_source(snapshot: Snapshot, plan: _Plan) -> pl.LazyFrame:
         schema=plan.schema,
         explain_name=f"kstream_nb topic {snapshot.topic}",
     )
-
-
-def _inferred(snapshot: Snapshot) -> dict[str, pl.DataType]:
-    """The JSON fields of every twin and tail, types unified the way Polars concatenates."""
-    empties: list[pl.DataFrame] = []
-    for twin in snapshot.twins:
-        fields = [f for f in twin.info.json_schema if f.name.startswith(JSON_PREFIX)]
-        if fields:
-            empties.append(pl.from_arrow(pa.schema(fields).empty_table()))  # type: ignore[arg-type]
-    for tail in snapshot.tails:
-        if tail.table.num_rows:
-            frame = json_columns(tail.table.column("value"), strict=True)
-            if frame is not None:
-                empties.append(frame.drop("value_error").head(0))
-    if not empties:
-        return {}
-    merged = pl.concat(empties, how="diagonal_relaxed")
-    return {name[len(JSON_PREFIX) :]: dtype for name, dtype in merged.schema.items()}
 
 
 def scan(

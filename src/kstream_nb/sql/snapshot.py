@@ -13,10 +13,13 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import threading
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,7 +27,14 @@ from kstream_nb.cluster import ClusterCore
 from kstream_nb.cluster.core import EVENTS_TOPIC
 from kstream_nb.errors import ErrorCode, KafkaApiError
 from kstream_nb.log import PartitionLog
-from kstream_nb.log.twin import RECORD_SCHEMA, TwinInfo, decode_records_table
+from kstream_nb.log.twin import (
+    JSON_PREFIX,
+    RECORD_SCHEMA,
+    TwinInfo,
+    decode_records_table,
+    looks_like_json,
+    strict_json_columns,
+)
 from kstream_nb.runtime.cluster import Cluster
 
 __all__ = ["SCAN_DIR", "Snapshot", "TailPiece", "TwinPiece", "take_snapshot"]
@@ -64,37 +74,92 @@ class TwinPiece:
         return self.info.first_offset < self.lo or self.info.last_offset >= self.hi
 
 
-@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Records decoded from a byte range of a segment, with their JSON columns once asked for.
+
+    Chunks live in the tail cache and are shared by every snapshot that reads them, so a
+    segment's records are decoded, and its JSON parsed, once.
+    """
+
+    __slots__ = ("_json", "first_offset", "last_offset", "max_timestamp", "min_timestamp", "table")
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._json: pl.DataFrame | None = None
+        if table.num_rows:
+            offsets = pc.min_max(table.column("offset"))
+            times = pc.min_max(table.column("timestamp").cast(pa.int64()))
+            self.first_offset, self.last_offset = offsets["min"].as_py(), offsets["max"].as_py()
+            self.min_timestamp, self.max_timestamp = times["min"].as_py(), times["max"].as_py()
+        else:
+            self.first_offset, self.last_offset = 0, -1
+            self.min_timestamp = self.max_timestamp = -1
+
+    def json(self) -> pl.DataFrame:
+        """`value.<field>` columns and `value_error`, one row per record (parsed once)."""
+        if self._json is None:
+            self._json = strict_json_columns(self.table.column("value"))
+        return self._json
+
+
 class TailPiece:
-    """Records decoded from a segment that has no twin (the active one, or one not yet done)."""
+    """Records of a segment that has no twin (the active one, or one not written yet), limited
+    to offsets in [lo, hi): the log start offset and the high watermark of the snapshot."""
 
-    partition: int
-    base_offset: int
-    table: pa.Table
-    first_offset: int
-    last_offset: int
-    min_timestamp: int
-    max_timestamp: int
-
-    @classmethod
-    def of(cls, partition: int, base_offset: int, table: pa.Table) -> TailPiece:
-        if not table.num_rows:
-            return cls(partition, base_offset, table, base_offset, base_offset - 1, -1, -1)
-        offsets = pc.min_max(table.column("offset"))
-        times = pc.min_max(table.column("timestamp").cast(pa.int64()))
-        return cls(
-            partition,
-            base_offset,
-            table,
-            offsets["min"].as_py(),
-            offsets["max"].as_py(),
-            times["min"].as_py(),
-            times["max"].as_py(),
-        )
+    def __init__(
+        self, partition: int, base_offset: int, chunks: list[Chunk], lo: int, hi: int
+    ) -> None:
+        self.partition = partition
+        self.base_offset = base_offset
+        self.lo, self.hi = lo, hi
+        self.chunks = [
+            c for c in chunks if c.table.num_rows and c.last_offset >= lo and c.first_offset < hi
+        ]
+        self.first_offset = max(lo, min((c.first_offset for c in self.chunks), default=lo))
+        self.last_offset = min(hi - 1, max((c.last_offset for c in self.chunks), default=lo - 1))
+        self.min_timestamp = min((c.min_timestamp for c in self.chunks), default=-1)
+        self.max_timestamp = max((c.max_timestamp for c in self.chunks), default=-1)
+        self._table: pa.Table | None = None
 
     @property
     def name(self) -> str:
         return f"{self.base_offset:020d}.log"
+
+    def _mask(self, chunk: Chunk) -> pa.Array | None:
+        if chunk.first_offset >= self.lo and chunk.last_offset < self.hi:
+            return None
+        offsets = chunk.table.column("offset")
+        return pc.and_(pc.greater_equal(offsets, self.lo), pc.less(offsets, self.hi))
+
+    @property
+    def table(self) -> pa.Table:
+        """The visible records, as Arrow (the record columns of a twin)."""
+        if self._table is None:
+            parts = []
+            for chunk in self.chunks:
+                mask = self._mask(chunk)
+                parts.append(chunk.table if mask is None else chunk.table.filter(mask))
+            self._table = pa.concat_tables(parts) if parts else RECORD_SCHEMA.empty_table()
+        return self._table
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def json(self) -> pl.DataFrame:
+        """The JSON columns of the visible records, row for row with `table`."""
+        parts = []
+        for chunk in self.chunks:
+            mask = self._mask(chunk)
+            frame = chunk.json()
+            parts.append(
+                frame
+                if mask is None
+                else frame.filter(pl.Series(mask.to_numpy(zero_copy_only=False)))
+            )
+        if not parts:
+            return pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
+        return pl.concat(parts, how="diagonal_relaxed")
 
 
 @dataclass(slots=True)
@@ -105,6 +170,49 @@ class _RawTail:
     end: int
     lo: int
     hi: int
+    key: tuple[str, int, int]  # (the .log's path, its inode, the segment's generation)
+
+
+class _TailCache:
+    """Decoded prefixes of untwinned segments, so repeated queries decode only new bytes.
+
+    A segment only grows at its end unless it is truncated, which bumps its generation (part of
+    the key). Least recently used entries go first beyond `max_bytes` of Arrow memory.
+    """
+
+    def __init__(self, max_bytes: int = 512 << 20, max_chunks: int = 16) -> None:
+        self.max_bytes = max_bytes
+        self.max_chunks = max_chunks
+        self._entries: OrderedDict[tuple[str, int, int], tuple[int, list[Chunk]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def decode(self, tail: _RawTail) -> list[Chunk]:
+        """The chunks holding every record in bytes [0, tail.end) of the segment."""
+        with self._lock:
+            cached = self._entries.pop(tail.key, None)
+        start, chunks = cached if cached is not None and cached[0] <= tail.end else (0, [])
+        if start < tail.end:
+            chunks = [
+                *chunks,
+                Chunk(decode_records_table(tail.fd, start, tail.end, tail.partition)),
+            ]
+            start = tail.end
+        if len(chunks) > self.max_chunks:
+            chunks = [Chunk(pa.concat_tables([c.table for c in chunks]))]
+        with self._lock:
+            self._entries[tail.key] = (start, chunks)
+            total = sum(c.table.nbytes for _, cs in self._entries.values() for c in cs)
+            while total > self.max_bytes and len(self._entries) > 1:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                total -= sum(c.table.nbytes for c in evicted)
+        return chunks
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+TAIL_CACHE = _TailCache()
 
 
 @dataclass(slots=True, weakref_slot=True)
@@ -124,9 +232,42 @@ class Snapshot:
         if self._finalizer is not None:
             self._finalizer()
 
+    def tail_records(self) -> pa.Table:
+        """Every tail's visible records, as one Arrow table."""
+        tables = [t.table for t in self.tails]
+        return pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
+
+    def tail_json(self) -> pl.DataFrame:
+        """The JSON columns of `tail_records()`, row for row."""
+        frames = [t.json() for t in self.tails]
+        if not frames:
+            return pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def json_fields(self, *, detect: bool) -> dict[str, pl.DataType]:
+        """JSON field -> type over twins and tails, unified as Polars concatenates them.
+
+        With `detect` (format auto) the tails count only if most of their values are objects.
+        """
+        empties: list[pl.DataFrame] = []
+        for twin in self.twins:
+            fields = [f for f in twin.info.json_schema if f.name.startswith(JSON_PREFIX)]
+            if fields:
+                empties.append(pl.DataFrame(pl.from_arrow(pa.schema(fields).empty_table())))
+        if self.tails:
+            frame = self.tail_json()
+            records = self.tail_records()
+            present = records.num_rows - records.column("value").null_count
+            if not detect or looks_like_json(frame, present):
+                empties.append(frame.drop("value_error").head(0))
+        if not empties:
+            return {}
+        merged = pl.concat(empties, how="diagonal_relaxed")
+        return {name[len(JSON_PREFIX) :]: dtype for name, dtype in merged.schema.items()}
+
     @property
     def records(self) -> int:
-        tails: int = sum(t.table.num_rows for t in self.tails)
+        tails: int = sum(t.num_rows for t in self.tails)
         return sum(t.info.records for t in self.twins) + tails
 
 
@@ -196,15 +337,19 @@ def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
                     batch = segment.translate_offset(hw)
                     if batch is not None:
                         end = batch.position + (batch.size if batch.base_offset < hw else 0)
-                raw.append(_RawTail(index, segment.base_offset, segment.reader_fd(), end, lso, hw))
+                fd = segment.reader_fd()
+                key = (str(segment.log_path), os.fstat(fd).st_ino, segment.generation)
+                raw.append(_RawTail(index, segment.base_offset, fd, end, lso, hw, key))
         return snapshot, raw
 
     snapshot, raw = cluster.call(capture)
     snapshot._finalizer = weakref.finalize(snapshot, _remove, directory)  # type: ignore[arg-type]
     try:
         for tail in raw:
-            table = decode_records_table(tail.fd, 0, tail.end, tail.partition, tail.lo, tail.hi)
-            snapshot.tails.append(TailPiece.of(tail.partition, tail.base_offset, table))
+            chunks = TAIL_CACHE.decode(tail)
+            snapshot.tails.append(
+                TailPiece(tail.partition, tail.base_offset, chunks, tail.lo, tail.hi)
+            )
     finally:
         for tail in raw:
             os.close(tail.fd)
