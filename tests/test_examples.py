@@ -67,6 +67,18 @@ def test_cluster_benchmark_runs_in_quick_mode() -> None:
     assert "kill leader" in out
 
 
+def test_sql_benchmark_runs_in_quick_mode() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_sql.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert "cluster.sql (DuckDB)" in out
+    assert "Consumer loop (Python)" in out
+
+
 def test_every_python_example_in_the_readme_runs(tmp_path: Path) -> None:
     import re
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from kstream_nb.clock import ManualClock
 from kstream_nb.log import Compression, PartitionLog
-from kstream_nb.log.twin import TwinInfo, json_columns, twin_path, write_twin
+from kstream_nb.log.columns import json_columns
+from kstream_nb.log.twin import TwinInfo, twin_path, write_twin
 from tests.log.conftest import MakeLog
 from tests.log.util import START_MS, batch
 

@@ -15,7 +15,7 @@ from kstream_nb import Cluster, KafkaApiError
 from kstream_nb.errors import ErrorCode, KStreamNbError
 from kstream_nb.sql import bounds_of, scan_snapshot
 from kstream_nb.sql.snapshot import SCAN_DIR
-from tests.sql.conftest import consumed, scanned
+from tests.sql.conftest import SMALL_SEGMENTS, consumed, scanned
 
 
 def produce_orders(cluster: Cluster, n: int, start: int = 0) -> None:
@@ -232,3 +232,33 @@ def test_a_scan_survives_retention_deleting_its_files(
         del frame
         gc.collect()
         assert not list((cluster.data_dir / SCAN_DIR).glob("*/*"))
+
+
+def test_real_time_twins_are_written_in_the_background(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with Cluster.start(brokers=3, data_dir=tmp_path_factory.mktemp("rt")) as cluster:
+        cluster.create_topic("orders", partitions=3, replication_factor=3, config=SMALL_SEGMENTS)
+        produce_orders(cluster, 300)
+        cluster.flush_twins(timeout="30s")
+        frame, snapshot = scan_snapshot(cluster, "orders", value_format="json")
+        assert len(snapshot.twins) >= 3
+        rows = frame.collect()
+        assert rows.height == 300
+        assert rows["amount"].sum() == pytest.approx(sum(i * 1.5 for i in range(300)))
+        assert cluster.sql("SELECT count(*) FROM orders").fetchall() == [(300,)]
+    # the writer thread stopped with the cluster (the autouse fixture checks no thread is left)
+
+
+def test_no_file_descriptor_outlives_the_cluster(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import os
+
+    before = len(os.listdir("/proc/self/fd"))
+    with Cluster.start(brokers=3, data_dir=tmp_path_factory.mktemp("fd")) as cluster:
+        cluster.create_topic("orders", partitions=3, replication_factor=3, config=SMALL_SEGMENTS)
+        produce_orders(cluster, 600)
+        cluster.flush_twins(timeout="30s")
+        assert cluster.topic("orders").scan().select(pl.len()).collect().item() == 600
+        assert cluster.sql("SELECT count(*) FROM orders").fetchall() == [(600,)]
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before

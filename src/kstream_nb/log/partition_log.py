@@ -24,6 +24,7 @@ from kstream_nb.log.batch import (
     stamp_batch,
 )
 from kstream_nb.log.config import LONG_MAX, LogConfig
+from kstream_nb.log.decoded import DECODED
 from kstream_nb.log.errors import (
     InvalidRecordError,
     InvalidTimestampError,
@@ -992,6 +993,7 @@ class PartitionLog:
                     segment.size,
                     segment.reader_fd(),
                     fmt,  # type: ignore[arg-type]  # validated by LogConfig
+                    segment.cache_key(),
                     segment,
                 )
             )
@@ -1012,6 +1014,7 @@ class PartitionLog:
             return False
         final = twin_path(self.directory, job.base_offset)
         os.replace(info.path, final)
+        DECODED.forget(job.key)  # queries read the twin now
         self.twins[job.base_offset] = info.with_path(final)
         return True
 

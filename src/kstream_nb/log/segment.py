@@ -54,6 +54,7 @@ class LogSegment:
         "base_offset",
         "generation",
         "index_interval_bytes",
+        "inode",
         "last_modified_ms",
         "log_path",
         "max_timestamp",
@@ -82,7 +83,9 @@ class LogSegment:
             directory / segment_file_name(base_offset, "index", suffix)
         ).exists() and (directory / segment_file_name(base_offset, "timeindex", suffix)).exists()
         self._fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        self.size = os.fstat(self._fd).st_size
+        stat = os.fstat(self._fd)
+        self.size = stat.st_size
+        self.inode = stat.st_ino
         self.offset_index = OffsetIndex(
             directory / segment_file_name(base_offset, "index", suffix),
             base_offset,
@@ -370,6 +373,10 @@ class LogSegment:
             self.rolling_based_timestamp = head.max_timestamp if head else None
 
     # -- files -----------------------------------------------------------------------------
+
+    def cache_key(self) -> tuple[str, int, int]:
+        """Names these bytes for caches of decoded records: path, inode, truncation count."""
+        return (str(self.log_path), self.inode, self.generation)
 
     def reader_fd(self) -> int:
         """A descriptor of its own on the `.log` (the caller closes it): it keeps reading the

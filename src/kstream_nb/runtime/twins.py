@@ -10,20 +10,32 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import pyarrow as pa
+
 from kstream_nb.cluster import ClusterCore
 from kstream_nb.log import PartitionLog
+from kstream_nb.log.decoded import DECODED, SegmentKey
 from kstream_nb.log.twin import TWIN_SUFFIX, TwinInfo, TwinJob, write_twin
 
 __all__ = ["TwinWriter"]
 
 log = logging.getLogger(__name__)
 _Done = tuple[PartitionLog, TwinJob, TwinInfo | None]
+WARM_BYTES = 256 * 1024  # new bytes in an active segment worth decoding ahead of queries
+
+
+def _looks_json(table: pa.Table) -> bool:
+    """Whether the first values look like JSON objects (parsing every value of a text topic as
+    JSON ahead of time would be wasted work)."""
+    values = table.column("value").drop_null().slice(0, 8).to_pylist()
+    return bool(values) and all(v.lstrip()[:1] == b"{" for v in values)
 
 
 class TwinWriter:
@@ -38,7 +50,8 @@ class TwinWriter:
         self._post = post
         self._executor: ThreadPoolExecutor | None = None
         self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
-        self._pending: dict[Future[None], TwinJob] = {}
+        self._pending: dict[Future[None], Callable[[], None]] = {}
+        self._warming: set[SegmentKey] = set()
         self._outstanding = 0  # jobs taken and not yet installed
         self._idle = threading.Condition()
         self._names = itertools.count()
@@ -62,15 +75,44 @@ class TwinWriter:
             for job in partition_log.take_twin_jobs():
                 self._submit(partition_log, job)
                 count += 1
+            self._warm(partition_log)
         return count
 
+    def _warm(self, partition_log: PartitionLog) -> None:
+        """Decode what arrived in the active segment, ahead of the next query (and its twin)."""
+        segment = partition_log.active_segment
+        key = segment.cache_key()
+        if key in self._warming or segment.size - DECODED.end_of(key) < WARM_BYTES:
+            return
+        self._warming.add(key)
+        fd = segment.reader_fd()
+        end = segment.size
+        json = partition_log.config.kstream_value_format != "raw"
+
+        def warm() -> None:
+            try:
+                chunks = DECODED.decode(key, fd, end, partition_log.partition)
+                if json and _looks_json(chunks[-1].table):
+                    chunks[-1].json()
+            except Exception as exc:  # only a head start: queries decode it themselves
+                log.debug("could not decode %s ahead of queries: %s", key[0], exc)
+            finally:
+                os.close(fd)
+                self._warming.discard(key)
+
+        self._run(warm, lambda: os.close(fd))
+
     def _submit(self, partition_log: PartitionLog, job: TwinJob) -> None:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kstream-nb-twins")
         with self._idle:
             self._outstanding += 1
-        future = self._executor.submit(self._write, partition_log, job)
-        self._pending[future] = job
+        self._run(lambda: self._write(partition_log, job), job.close)
+
+    def _run(self, work: Callable[[], None], cancelled: Callable[[], None]) -> None:
+        """Run `work` on the worker; `cancelled` cleans up if the writer closes before it runs."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kstream-nb-twins")
+        future = self._executor.submit(work)
+        self._pending[future] = cancelled
         future.add_done_callback(lambda f: self._pending.pop(f, None))
 
     def _write(self, partition_log: PartitionLog, job: TwinJob) -> None:
@@ -137,11 +179,13 @@ class TwinWriter:
     def close(self) -> None:
         """Stop the worker; jobs not started are dropped (their segments keep no twin)."""
         self.closed = True
+        pending = dict(self._pending)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-        for job in list(self._pending.values()):
-            job.close()  # cancelled before it ran
+        for future, cancelled in pending.items():
+            if future.cancelled():
+                cancelled()  # never ran: close its descriptor
         self._pending.clear()
         while True:
             try:

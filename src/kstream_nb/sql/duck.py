@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from kstream_nb.cluster.core import EVENTS_TOPIC
 from kstream_nb.errors import KStreamNbError
-from kstream_nb.log.twin import JSON_PREFIX, RECORD_SCHEMA
+from kstream_nb.log.columns import JSON_PREFIX, RECORD_SCHEMA
 from kstream_nb.runtime.cluster import Cluster
 from kstream_nb.sql.scan import output_name
 from kstream_nb.sql.snapshot import Snapshot, TwinPiece, take_snapshot

@@ -19,7 +19,7 @@ import msgspec
 import polars as pl
 
 from kstream_nb.errors import KStreamNbError
-from kstream_nb.log.twin import JSON_PREFIX, RECORD_SCHEMA, json_columns
+from kstream_nb.log.columns import JSON_PREFIX, RECORD_SCHEMA, json_columns
 from kstream_nb.runtime.cluster import Cluster
 from kstream_nb.sql.snapshot import Snapshot, TailPiece, TwinPiece, take_snapshot
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import threading
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,14 +25,9 @@ from kstream_nb.cluster import ClusterCore
 from kstream_nb.cluster.core import EVENTS_TOPIC
 from kstream_nb.errors import ErrorCode, KafkaApiError
 from kstream_nb.log import PartitionLog
-from kstream_nb.log.twin import (
-    JSON_PREFIX,
-    RECORD_SCHEMA,
-    TwinInfo,
-    decode_records_table,
-    looks_like_json,
-    strict_json_columns,
-)
+from kstream_nb.log.columns import JSON_PREFIX, RECORD_SCHEMA, looks_like_json
+from kstream_nb.log.decoded import DECODED, Chunk
+from kstream_nb.log.twin import TwinInfo
 from kstream_nb.runtime.cluster import Cluster
 
 __all__ = ["SCAN_DIR", "Snapshot", "TailPiece", "TwinPiece", "take_snapshot"]
@@ -72,34 +65,6 @@ class TwinPiece:
     @property
     def needs_bounds(self) -> bool:
         return self.info.first_offset < self.lo or self.info.last_offset >= self.hi
-
-
-class Chunk:
-    """Records decoded from a byte range of a segment, with their JSON columns once asked for.
-
-    Chunks live in the tail cache and are shared by every snapshot that reads them, so a
-    segment's records are decoded, and its JSON parsed, once.
-    """
-
-    __slots__ = ("_json", "first_offset", "last_offset", "max_timestamp", "min_timestamp", "table")
-
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-        self._json: pl.DataFrame | None = None
-        if table.num_rows:
-            offsets = pc.min_max(table.column("offset"))
-            times = pc.min_max(table.column("timestamp").cast(pa.int64()))
-            self.first_offset, self.last_offset = offsets["min"].as_py(), offsets["max"].as_py()
-            self.min_timestamp, self.max_timestamp = times["min"].as_py(), times["max"].as_py()
-        else:
-            self.first_offset, self.last_offset = 0, -1
-            self.min_timestamp = self.max_timestamp = -1
-
-    def json(self) -> pl.DataFrame:
-        """`value.<field>` columns and `value_error`, one row per record (parsed once)."""
-        if self._json is None:
-            self._json = strict_json_columns(self.table.column("value"))
-        return self._json
 
 
 class TailPiece:
@@ -171,48 +136,6 @@ class _RawTail:
     lo: int
     hi: int
     key: tuple[str, int, int]  # (the .log's path, its inode, the segment's generation)
-
-
-class _TailCache:
-    """Decoded prefixes of untwinned segments, so repeated queries decode only new bytes.
-
-    A segment only grows at its end unless it is truncated, which bumps its generation (part of
-    the key). Least recently used entries go first beyond `max_bytes` of Arrow memory.
-    """
-
-    def __init__(self, max_bytes: int = 512 << 20, max_chunks: int = 16) -> None:
-        self.max_bytes = max_bytes
-        self.max_chunks = max_chunks
-        self._entries: OrderedDict[tuple[str, int, int], tuple[int, list[Chunk]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def decode(self, tail: _RawTail) -> list[Chunk]:
-        """The chunks holding every record in bytes [0, tail.end) of the segment."""
-        with self._lock:
-            cached = self._entries.pop(tail.key, None)
-        start, chunks = cached if cached is not None and cached[0] <= tail.end else (0, [])
-        if start < tail.end:
-            chunks = [
-                *chunks,
-                Chunk(decode_records_table(tail.fd, start, tail.end, tail.partition)),
-            ]
-            start = tail.end
-        if len(chunks) > self.max_chunks:
-            chunks = [Chunk(pa.concat_tables([c.table for c in chunks]))]
-        with self._lock:
-            self._entries[tail.key] = (start, chunks)
-            total = sum(c.table.nbytes for _, cs in self._entries.values() for c in cs)
-            while total > self.max_bytes and len(self._entries) > 1:
-                _, (_, evicted) = self._entries.popitem(last=False)
-                total -= sum(c.table.nbytes for c in evicted)
-        return chunks
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-TAIL_CACHE = _TailCache()
 
 
 @dataclass(slots=True, weakref_slot=True)
@@ -338,15 +261,16 @@ def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
                     if batch is not None:
                         end = batch.position + (batch.size if batch.base_offset < hw else 0)
                 fd = segment.reader_fd()
-                key = (str(segment.log_path), os.fstat(fd).st_ino, segment.generation)
-                raw.append(_RawTail(index, segment.base_offset, fd, end, lso, hw, key))
+                raw.append(
+                    _RawTail(index, segment.base_offset, fd, end, lso, hw, segment.cache_key())
+                )
         return snapshot, raw
 
     snapshot, raw = cluster.call(capture)
     snapshot._finalizer = weakref.finalize(snapshot, _remove, directory)  # type: ignore[arg-type]
     try:
         for tail in raw:
-            chunks = TAIL_CACHE.decode(tail)
+            chunks = DECODED.decode(tail.key, tail.fd, tail.end, tail.partition)
             snapshot.tails.append(
                 TailPiece(tail.partition, tail.base_offset, chunks, tail.lo, tail.hi)
             )
