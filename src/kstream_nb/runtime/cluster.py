@@ -549,13 +549,14 @@ class Cluster:
         loop.call_soon(tick)
 
     def flush_twins(self, timeout: str | int = "60s") -> None:
-        """Write the columnar twin of every sealed leader segment now and wait for them all.
+        """Write the columnar twin of every sealed leader segment now and wait for them all,
+        and have the active segments decoded for queries.
 
-        Twins are written in the background anyway; tests and benchmarks call this to know
-        queries read Parquet rather than decoding segments.
+        Both happen in the background anyway; tests and benchmarks call this to know queries
+        read Parquet and decoded records rather than decoding segments themselves.
         """
         limit = parse_duration_ms(timeout) / 1000
-        self._call(self.twins.schedule)
+        self._call(lambda: self.twins.schedule(warm_all=True))
         pump = self.twins.install if isinstance(self._loop, SimulatedLoop) else None
         if not self.twins.wait_idle(limit, pump):
             raise TimeoutError(f"columnar twins were still being written after {timeout}")

@@ -52,7 +52,7 @@ class TwinWriter:
         self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
         self._pending: dict[Future[None], Callable[[], None]] = {}
         self._warming: set[SegmentKey] = set()
-        self._outstanding = 0  # jobs taken and not yet installed
+        self._outstanding = 0  # twin jobs not yet installed, decoding not yet done
         self._idle = threading.Condition()
         self._names = itertools.count()
         self.failures: list[str] = []
@@ -65,8 +65,9 @@ class TwinWriter:
             logs.extend(p.log for p in broker.partitions.values() if p.is_leader)
         return logs
 
-    def schedule(self) -> int:
-        """Hand every sealed leader segment without a twin to the worker; returns how many."""
+    def schedule(self, *, warm_all: bool = False) -> int:
+        """Hand every sealed leader segment without a twin to the worker, and active segments
+        that grew by `WARM_BYTES` (any growth with `warm_all`); returns how many twins."""
         if self.closed:
             return 0
         self.install()
@@ -75,14 +76,14 @@ class TwinWriter:
             for job in partition_log.take_twin_jobs():
                 self._submit(partition_log, job)
                 count += 1
-            self._warm(partition_log)
+            self._warm(partition_log, 1 if warm_all else WARM_BYTES)
         return count
 
-    def _warm(self, partition_log: PartitionLog) -> None:
+    def _warm(self, partition_log: PartitionLog, min_bytes: int) -> None:
         """Decode what arrived in the active segment, ahead of the next query (and its twin)."""
         segment = partition_log.active_segment
         key = segment.cache_key()
-        if key in self._warming or segment.size - DECODED.end_of(key) < WARM_BYTES:
+        if key in self._warming or segment.size - DECODED.end_of(key) < min_bytes:
             return
         self._warming.add(key)
         fd = segment.reader_fd()
@@ -99,7 +100,10 @@ class TwinWriter:
             finally:
                 os.close(fd)
                 self._warming.discard(key)
+                self._finished()
 
+        with self._idle:
+            self._outstanding += 1
         self._run(warm, lambda: os.close(fd))
 
     def _submit(self, partition_log: PartitionLog, job: TwinJob) -> None:
@@ -151,16 +155,17 @@ class TwinWriter:
         try:
             return partition_log.install_twin(job, info)
         finally:
-            with self._idle:
-                self._outstanding -= 1
-                self._idle.notify_all()
+            self._finished()
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._outstanding -= 1
+            self._idle.notify_all()
 
     def _discard(self, done: _Done) -> None:
         if done[2] is not None:
             done[2].path.unlink(missing_ok=True)
-        with self._idle:
-            self._outstanding -= 1
-            self._idle.notify_all()
+        self._finished()
 
     def wait_idle(self, timeout: float, pump: Callable[[], object] | None = None) -> bool:
         """Block until every job taken so far is installed; `pump` runs installs (simulated)."""
