@@ -9,6 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_script(path: str, *args: str, timeout: float) -> str:
+    """Run a script of the repository (e.g. `bench/bench_log.py`) and return what it printed."""
+    command = [sys.executable, str(ROOT / path), *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=True
+    ).stdout
+
+
 def test_log_demo_runs_and_shows_retention(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "log_demo.py"), "--dir", str(tmp_path)],
@@ -32,49 +40,25 @@ def test_core_imports_without_jupyter_packages() -> None:
 
 
 def test_log_benchmark_runs_in_quick_mode() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_log.py"), "--quick", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_script("bench/bench_log.py", "--quick", "--repeat", "1", timeout=120)
     assert "encode + append" in out
     assert "plain os.write" in out
 
 
 def test_cluster_demo_runs_in_simulated_time() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "cluster_demo.py"), "--simulated"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_script("examples/cluster_demo.py", "--simulated", timeout=120)
     assert "rejoined every ISR" in out
     assert "nothing acknowledged was lost" in out
 
 
 def test_cluster_benchmark_runs_in_quick_mode() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_cluster.py"), "--quick", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+    out = run_script("bench/bench_cluster.py", "--quick", "--repeat", "1", timeout=300)
     assert "Replication cost" in out
     assert "kill leader" in out
 
 
 def test_sql_benchmark_runs_in_quick_mode() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_sql.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+    out = run_script("bench/bench_sql.py", "--quick", timeout=300)
     assert "cluster.sql (DuckDB)" in out
     assert "Consumer loop (Python)" in out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,16 +31,9 @@ from kstream_nb.client.message import OFFSET_END, OFFSET_INVALID, TopicPartition
 from kstream_nb.cluster.consumer_protocol import Assignment, Subscription
 from kstream_nb.cluster.group_coordinator import JoinResult, OffsetAndMetadata, SyncResult
 from kstream_nb.errors import ErrorCode, KafkaApiError
+from tests.threads import no_thread_left_behind  # noqa: F401 -- autouse
 
 CONFIG = {"offsets.topic.num.partitions": 5, "group.initial.rebalance.delay.ms": 0}
-
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
-    assert not left, f"threads still running after the test: {left}"
 
 
 @pytest.fixture

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from kstream_nb.runtime import RealTimeLoop, SimulatedLoop, SimulatedNetwork
+from tests.threads import no_thread_left_behind  # noqa: F401 -- autouse
 
 START_MS = 1_700_000_000_000  # a realistic epoch time, so nothing passes by accident at 0
-
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    left = [thread.name for thread in set(threading.enumerate()) - before if thread.is_alive()]
-    assert not left, f"threads still running after the test: {left}"
 
 
 @pytest.fixture

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kstream_nb import Cluster, Consumer, TopicPartition
+from tests.threads import no_thread_left_behind  # noqa: F401 -- autouse
 
 SMALL_SEGMENTS = {"segment.bytes": 4096}
-
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
-    assert not left, f"threads still running after the test: {left}"
 
 
 @pytest.fixture

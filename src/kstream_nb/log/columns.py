@@ -8,7 +8,7 @@ when some value spoils that. Neither ever fails on bad values: they get a `value
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -23,10 +23,13 @@ __all__ = [
     "HEADER_TYPE",
     "JSON_PREFIX",
     "RECORD_SCHEMA",
+    "as_type",
+    "concat_json",
     "decode_records_table",
     "json_columns",
     "looks_like_json",
     "strict_json_columns",
+    "unify_schemas",
 ]
 
 JSON_PREFIX = "value."
@@ -191,6 +194,54 @@ def json_columns(values: pa.Array | pa.ChunkedArray, *, strict: bool) -> pl.Data
     return None
 
 
+def concat_json(frames: list[pl.DataFrame], values: Callable[[], pa.ChunkedArray]) -> pl.DataFrame:
+    """JSON columns of consecutive runs of values, as one frame.
+
+    Runs parsed apart may disagree on a field's type (a number here, an object there); then
+    the values are parsed again together, which keeps such a field as JSON text.
+    """
+    try:
+        return pl.concat(frames, how="diagonal_relaxed")
+    except pl.exceptions.PolarsError:
+        return strict_json_columns(values())
+
+
+def unify_schemas(frames: list[pl.DataFrame]) -> dict[str, pl.DataType]:
+    """The columns of `frames` with one type each: Polars' supertype, else String."""
+    try:
+        return dict(pl.concat([f.head(0) for f in frames], how="diagonal_relaxed").schema)
+    except pl.exceptions.PolarsError:
+        pass
+    out: dict[str, pl.DataType] = {}
+    for frame in frames:
+        for name, dtype in frame.schema.items():
+            known = out.get(name)
+            if known is None or known == dtype:
+                out[name] = dtype
+                continue
+            try:
+                merged = pl.concat(
+                    [pl.DataFrame(schema={name: known}), pl.DataFrame(schema={name: dtype})],
+                    how="vertical_relaxed",
+                )
+                out[name] = merged.schema[name]
+            except pl.exceptions.PolarsError:
+                out[name] = pl.String()
+    return out
+
+
+def as_type(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+    """Cast a JSON column to the unified type; what cannot be cast becomes null, and nested
+    values that must become text become JSON text."""
+    if target == pl.String and isinstance(source, pl.Struct):
+        return column.struct.json_encode()
+    if target == pl.String and isinstance(source, pl.List | pl.Array):
+        return column.map_elements(
+            lambda v: msgspec.json.encode(v.to_list()).decode(), return_dtype=pl.String
+        )
+    return column.cast(target, strict=False)
+
+
 def looks_like_json(frame: pl.DataFrame, present: int) -> bool:
     """Whether most of the `present` (non-null) values parsed into `frame` are JSON objects."""
     bad = frame.height - frame.get_column("value_error").null_count()
@@ -263,24 +314,23 @@ def _json_slow(series: pl.Series) -> pl.DataFrame:
 
 
 def _objects_frame(objects: list[dict[str, Any]]) -> pl.DataFrame:
-    """Decoded JSON objects as columns; a field whose values disagree on type keeps JSON text."""
-    try:
-        return pl.from_dicts(objects, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, TypeError, ValueError):
-        pass
+    """Decoded JSON objects as columns. A field whose values disagree on type (a number here,
+    an object there) becomes text: strings as they are, the rest as JSON, as Polars' NDJSON
+    reader does; Polars would otherwise turn some of them into nulls."""
     kinds: dict[str, set[type]] = {}
     for obj in objects:
         for key, value in obj.items():
             if value is not None:
-                kinds.setdefault(key, set()).add(
-                    float
-                    if isinstance(value, int | float) and not isinstance(value, bool)
-                    else type(value)
-                )
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                kinds.setdefault(key, set()).add(float if number else type(value))
     mixed = {k for k, v in kinds.items() if len(v) > 1}
-    encode = msgspec.json.encode
-    rows = [
-        {k: (encode(v).decode() if k in mixed and v is not None else v) for k, v in obj.items()}
-        for obj in objects
-    ]
-    return pl.from_dicts(rows, infer_schema_length=None, strict=False)
+    if mixed:
+        encode = msgspec.json.encode
+        objects = [
+            {k: _text(v, encode) if k in mixed else v for k, v in obj.items()} for obj in objects
+        ]
+    return pl.from_dicts(objects, infer_schema_length=None, strict=False)
+
+
+def _text(value: Any, encode: Callable[[Any], bytes]) -> Any:
+    return value if value is None or isinstance(value, str) else encode(value).decode()

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kstream_nb.log.columns import decode_records_table, strict_json_columns
+from kstream_nb.log.columns import concat_json, decode_records_table, strict_json_columns
 
 __all__ = ["DECODED", "Chunk", "DecodedCache", "SegmentKey"]
 
@@ -31,9 +31,9 @@ class Chunk:
 
     __slots__ = ("_json", "first_offset", "last_offset", "max_timestamp", "min_timestamp", "table")
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, json: pl.DataFrame | None = None) -> None:
         self.table = table
-        self._json: pl.DataFrame | None = None
+        self._json = json
         if table.num_rows:
             offsets = pc.min_max(table.column("offset"))
             times = pc.min_max(table.column("timestamp").cast(pa.int64()))
@@ -73,7 +73,7 @@ class DecodedCache:
             chunks = [*chunks, Chunk(decode_records_table(fd, start, end, partition))]
             start = end
         if len(chunks) > self.max_chunks:
-            chunks = [Chunk(pa.concat_tables([c.table for c in chunks]))]
+            chunks = [_merged(chunks)]
         with self._lock:
             self._entries[key] = (start, chunks)
             total = sum(c.table.nbytes for _, cs in self._entries.values() for c in cs)
@@ -95,6 +95,17 @@ class DecodedCache:
     def forget(self, key: SegmentKey) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+
+def _merged(chunks: list[Chunk]) -> Chunk:
+    """One chunk for many, keeping their parsed JSON when every one has it."""
+    parsed = [c._json for c in chunks]
+    json = None
+    if all(p is not None for p in parsed):
+        table = pa.concat_tables([c.table for c in chunks])
+        frames = [p for p in parsed if p is not None]
+        return Chunk(table, concat_json(frames, lambda: table.column("value")))
+    return Chunk(pa.concat_tables([c.table for c in chunks]), json)
 
 
 DECODED = DecodedCache()

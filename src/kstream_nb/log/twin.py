@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kstream_nb.log.columns import JSON_PREFIX, looks_like_json
+from kstream_nb.log.columns import JSON_PREFIX, concat_json, looks_like_json
 from kstream_nb.log.decoded import DECODED, SegmentKey
 
 __all__ = [
@@ -113,7 +112,7 @@ def write_twin(job: TwinJob, temp_name: str) -> TwinInfo:
     control = _any(table.column("is_control"))
     json_schema = pa.schema([])
     if job.value_format != "raw" and table.num_rows:
-        typed = pl.concat([c.json() for c in chunks], how="diagonal_relaxed")
+        typed = concat_json([c.json() for c in chunks], lambda: table.column("value"))
         present = table.num_rows - table.column("value").null_count
         if job.value_format == "json" or looks_like_json(typed, present):
             arrow = typed.to_arrow()

@@ -19,7 +19,7 @@ import msgspec
 import polars as pl
 
 from kstream_nb.errors import KStreamNbError
-from kstream_nb.log.columns import JSON_PREFIX, RECORD_SCHEMA, json_columns
+from kstream_nb.log.columns import JSON_PREFIX, RECORD_SCHEMA, as_type, json_columns
 from kstream_nb.runtime.cluster import Cluster
 from kstream_nb.sql.snapshot import Snapshot, TailPiece, TwinPiece, take_snapshot
 
@@ -269,9 +269,8 @@ def _conform(frame: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
     for name, dtype in plan.typed.items():
         source = JSON_PREFIX + name
         if source in frame.columns:
-            columns.append(
-                frame.get_column(source).cast(dtype, strict=False).alias(output_name(name))
-            )
+            cast = as_type(pl.col(source), frame.schema[source], dtype)
+            columns.append(frame.select(cast.alias(output_name(name))).to_series())
         else:
             columns.append(
                 pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(output_name(name))
@@ -312,10 +311,11 @@ def _twin_frame(piece: TwinPiece, plan: _Plan, needed: list[str]) -> pl.LazyFram
         frame = frame.select([*sorted(read), *typed_names, *(["value_error"] if has_error else [])])
         frame = _visible(frame, piece.lo, piece.hi, piece.needs_bounds, info.has_control, plan)
         exprs = []
+        stored = pl.DataFrame(pl.from_arrow(info.json_schema.empty_table())).schema
         for name, dtype in plan.typed.items():
             source = JSON_PREFIX + name
             col = (
-                pl.col(source).cast(dtype, strict=False)
+                as_type(pl.col(source), stored[source], dtype)
                 if source in typed_names
                 else pl.lit(None, dtype)
             )

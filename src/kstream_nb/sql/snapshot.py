@@ -25,7 +25,13 @@ from kstream_nb.cluster import ClusterCore
 from kstream_nb.cluster.core import EVENTS_TOPIC
 from kstream_nb.errors import ErrorCode, KafkaApiError
 from kstream_nb.log import PartitionLog
-from kstream_nb.log.columns import JSON_PREFIX, RECORD_SCHEMA, looks_like_json
+from kstream_nb.log.columns import (
+    JSON_PREFIX,
+    RECORD_SCHEMA,
+    concat_json,
+    looks_like_json,
+    unify_schemas,
+)
 from kstream_nb.log.decoded import DECODED, Chunk
 from kstream_nb.log.twin import TwinInfo
 from kstream_nb.runtime.cluster import Cluster
@@ -124,7 +130,7 @@ class TailPiece:
             )
         if not parts:
             return pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
-        return pl.concat(parts, how="diagonal_relaxed")
+        return concat_json(parts, lambda: self.table.column("value"))
 
 
 @dataclass(slots=True)
@@ -165,7 +171,7 @@ class Snapshot:
         frames = [t.json() for t in self.tails]
         if not frames:
             return pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
-        return pl.concat(frames, how="diagonal_relaxed")
+        return concat_json(frames, lambda: self.tail_records().column("value"))
 
     def json_fields(self, *, detect: bool) -> dict[str, pl.DataType]:
         """JSON field -> type over twins and tails, unified as Polars concatenates them.
@@ -185,8 +191,8 @@ class Snapshot:
                 empties.append(frame.drop("value_error").head(0))
         if not empties:
             return {}
-        merged = pl.concat(empties, how="diagonal_relaxed")
-        return {name[len(JSON_PREFIX) :]: dtype for name, dtype in merged.schema.items()}
+        merged = unify_schemas(empties)
+        return {name[len(JSON_PREFIX) :]: dtype for name, dtype in merged.items()}
 
     @property
     def records(self) -> int:
