@@ -71,7 +71,9 @@ def _create_view(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, fmt: str, n
     if tail_typed is not None:
         for name in tail_typed.column_names:
             tails = tails.append_column(name, tail_typed.column(name))
-    tails = tails.filter(pc.invert(tails.column("is_control")))
+    control = tails.column("is_control")
+    if pc.any(control).as_py():  # rare (transactions): filtering copies every column
+        tails = tails.filter(pc.invert(control))
     json_topic = bool(typed) or fmt == "json"
     record_cols = [_quote(c) for c in RECORD_SCHEMA.names]
 

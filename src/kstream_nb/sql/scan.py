@@ -337,7 +337,7 @@ def _twin_frame(piece: TwinPiece, plan: _Plan, needed: list[str]) -> pl.LazyFram
 
 
 def _tail_frame(piece: TailPiece, plan: _Plan, needed: list[str]) -> pl.LazyFrame:
-    frame = pl.DataFrame(pl.from_arrow(piece.table))
+    frame = pl.DataFrame(pl.from_arrow(piece.table, rechunk=False))
     if plan.value_format == "json" and any(c not in RECORD_COLUMNS for c in needed):
         frame = pl.concat([frame, _conform(piece.json(), plan)], how="horizontal")
     if not plan.include_control:
