@@ -167,10 +167,12 @@ def test_a_loop_never_started_stops_quietly() -> None:
 
 
 def test_a_callback_can_stop_its_own_loop() -> None:
-    loop = RealTimeLoop(name="kstream-nb-self-stop").start()
+    loop = RealTimeLoop(name="kstream-nb-self-stop")
     ran: list[str] = []
+    # Both queued before the thread starts: once `stop` ran, a later call_soon would raise.
     loop.call_soon(loop.stop)
     loop.call_soon(lambda: ran.append("after stop"))
+    loop.start()
     thread = next(t for t in threading.enumerate() if t.name == "kstream-nb-self-stop")
     thread.join(WAIT_S)
     assert not thread.is_alive()

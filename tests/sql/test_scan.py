@@ -62,6 +62,8 @@ def test_records_above_the_high_watermark_are_never_visible(cluster: Cluster) ->
     assert replica.log_end_offset == hw + 5
     rows = cluster.topic("orders").scan().filter(pl.col("partition") == 0).collect()
     assert rows["offset"].max() == hw - 1
+    typed = cluster.topic("orders").scan(value_format="json").filter(pl.col("partition") == 0)
+    assert typed.select(pl.col("amount").count()).collect().item() == hw
     cluster.heal()
 
 
@@ -262,3 +264,24 @@ def test_no_file_descriptor_outlives_the_cluster(tmp_path_factory: pytest.TempPa
         assert cluster.sql("SELECT count(*) FROM orders").fetchall() == [(600,)]
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_snapshot_folders_of_dead_processes_are_swept(cluster: Cluster) -> None:
+    import subprocess
+    import sys
+
+    from kstream_nb.sql import snapshot as snapshot_module
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    dead = cluster.data_dir / SCAN_DIR / f"orders.{int(ended.stdout)}.0"
+    dead.mkdir(parents=True)
+    (dead / "0-00000000000000000000.parquet").write_bytes(b"left behind")
+    snapshot_module._swept.discard(cluster.data_dir / SCAN_DIR)
+    cluster.topic("orders").scan()
+    assert not dead.exists()

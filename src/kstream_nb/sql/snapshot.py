@@ -126,7 +126,7 @@ class TailPiece:
             parts.append(
                 frame
                 if mask is None
-                else frame.filter(pl.Series(mask.to_numpy(zero_copy_only=False)))
+                else frame.filter(pl.Series("visible", mask))
             )
         if not parts:
             return pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
@@ -234,9 +234,34 @@ def _link(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+_swept: set[Path] = set()
+
+
+def _sweep(root: Path) -> None:
+    """Remove snapshot folders left by processes that ended without cleaning up (a killed
+    kernel on a kept --data-dir); once per folder per process."""
+    if root in _swept:
+        return
+    _swept.add(root)
+    for folder in root.glob("*.*.*"):
+        try:
+            pid = int(folder.name.rsplit(".", 2)[1])
+        except ValueError:
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)  # signal 0 only asks whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # it exists, as another user
+
+
 def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
     """Snapshot `topic` now; decoding of tails happens here, off the cluster's thread."""
     root = cluster.data_dir / SCAN_DIR
+    _sweep(root)
     directory = root / f"{topic}.{os.getpid()}.{next(_ids)}"
 
     def capture() -> tuple[Snapshot, list[_RawTail]]:
