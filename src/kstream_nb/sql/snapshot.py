@@ -123,11 +123,7 @@ class TailPiece:
         for chunk in self.chunks:
             mask = self._mask(chunk)
             frame = chunk.json()
-            parts.append(
-                frame
-                if mask is None
-                else frame.filter(pl.Series("visible", mask))
-            )
+            parts.append(frame if mask is None else frame.filter(pl.Series("visible", mask)))
         if not parts:
             return pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
         return concat_json(parts, lambda: self.table.column("value"))
