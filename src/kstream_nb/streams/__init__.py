@@ -1,0 +1,42 @@
+"""Kafka Streams' DSL and runtime in Python: topologies of streams and tables, windows, state.
+
+Build with `StreamsBuilder`, test with `TopologyTestDriver` (no cluster, event time), run with
+`KafkaStreams` on the in-kernel cluster.
+"""
+
+from kstream_nb.streams.driver import TestInputTopic, TestOutputTopic, TopologyTestDriver
+from kstream_nb.streams.dsl import (
+    KGroupedStream,
+    KStream,
+    KTable,
+    StreamsBuilder,
+    Suppressed,
+    TimeWindowedKStream,
+    windowed_serde,
+)
+from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
+from kstream_nb.streams.stores import KeyValueStore, WindowStore
+from kstream_nb.streams.topology import Topology
+from kstream_nb.streams.windows import TimeWindows, Window, Windowed
+
+__all__ = [
+    "KGroupedStream",
+    "KStream",
+    "KTable",
+    "KeyValueStore",
+    "Serde",
+    "Serdes",
+    "SerializationError",
+    "StreamsBuilder",
+    "Suppressed",
+    "TestInputTopic",
+    "TestOutputTopic",
+    "TimeWindowedKStream",
+    "TimeWindows",
+    "Topology",
+    "TopologyTestDriver",
+    "Window",
+    "WindowStore",
+    "Windowed",
+    "windowed_serde",
+]

@@ -1,0 +1,732 @@
+"""The Kafka Streams DSL in Python: `StreamsBuilder`, `KStream`, `KGroupedStream`, `KTable`.
+
+```python
+builder = StreamsBuilder()
+orders = builder.stream("orders", value_serde=Serdes.Json())
+orders.filter(lambda key, order: order["amount"] > 1000).to("high-value-orders")
+per_customer = orders.group_by(lambda key, order: order["customer_id"]).count()
+per_hour = orders.group_by_key().windowed_by(TimeWindows.of_size_with_no_grace("1h")).count()
+topology = builder.build()
+```
+
+Methods and semantics follow Kafka Streams (names in snake_case). A key change before a
+grouping goes through a repartition topic; aggregations keep their state in stores with
+changelog topics. Every update of a KTable is forwarded (no record cache, as with
+`statestore.cache.max.bytes=0`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kstream_nb.streams.serdes import Serde, Serdes
+from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
+from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Topology
+from kstream_nb.streams.windows import TimeWindows, Window, Windowed
+
+__all__ = [
+    "KGroupedStream",
+    "KStream",
+    "KTable",
+    "StreamsBuilder",
+    "Suppressed",
+    "TimeWindowedKStream",
+]
+
+log = logging.getLogger(__name__)
+_START = struct.Struct(">q")
+
+
+def windowed_serde(inner: Serde, size_ms: int) -> Serde:
+    """Kafka's TimeWindowedSerde: the key's bytes, then the window start as 8 bytes."""
+
+    def serialize(key: Windowed) -> bytes:
+        data = inner.serialize(key.key) or b""
+        return data + _START.pack(key.window.start)
+
+    def deserialize(data: bytes) -> Windowed:
+        start = _START.unpack(data[-8:])[0]
+        return Windowed(inner.deserialize(bytes(data[:-8])), Window(start, start + size_ms))
+
+    return Serde(serialize, deserialize, f"windowed<{inner.name}>")
+
+
+def _arity(fn: Callable[..., Any]) -> int:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional)
+
+
+def _value_fn(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+    """`fn(value)` or `fn(key, value)` (Kafka's ValueMapper / ValueMapperWithKey)."""
+    if _arity(fn) >= 2:
+        return fn
+    return lambda key, value: fn(value)
+
+
+# -- processors -------------------------------------------------------------------------------
+
+
+class _Source(Processor):
+    def __init__(self, key_serde: Serde | None, value_serde: Serde | None) -> None:
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+
+    def process(self, record: StreamRecord) -> None:
+        defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
+        try:
+            key = (self.key_serde or defaults[0]).deserialize(record.key)
+            value = (self.value_serde or defaults[1]).deserialize(record.value)
+        except Exception as exc:
+            if self.task.on_error is None:
+                raise
+            self.task.on_error(self.task, exc)
+            return
+        self.forward(record.with_(key=key, value=value))
+
+
+class _Step(Processor):
+    """A stateless step: `fn(record)` gives the records to forward."""
+
+    def __init__(self, fn: Callable[[StreamRecord], Iterable[StreamRecord]]) -> None:
+        self.fn = fn
+
+    def process(self, record: StreamRecord) -> None:
+        for out in self.fn(record):
+            self.forward(out)
+
+
+class _Sink(Processor):
+    def __init__(
+        self,
+        topic: str | Callable[[Any, Any], str],
+        key_serde: Serde | None,
+        value_serde: Serde | None,
+        node: Node,
+    ) -> None:
+        self.topic = topic
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.node = node
+
+    def process(self, record: StreamRecord) -> None:
+        defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
+        key_serde = self.key_serde or defaults[0]
+        if isinstance(record.key, Windowed) and not key_serde.name.startswith("windowed"):
+            size = record.key.window.end - record.key.window.start
+            key_serde = windowed_serde(key_serde, size)
+        topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
+        key = key_serde.serialize(record.key)
+        value = (self.value_serde or defaults[1]).serialize(record.value)
+        self.task.send(topic, record.with_(key=key, value=value), self.node)
+
+
+class _Aggregate(Processor):
+    def __init__(
+        self,
+        store: str,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+    ) -> None:
+        self.store_name = store
+        self.initializer = initializer
+        self.aggregator = aggregator
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None or record.value is None:
+            return  # Kafka Streams skips records with a null key or value when aggregating
+        store: KeyValueStore = self.task.store(self.store_name)
+        old = store.get(record.key)
+        new = self.aggregator(record.key, record.value, self.initializer() if old is None else old)
+        store.put(record.key, new)
+        self.forward(record.with_(value=Change(new, old)))
+
+
+class _WindowAggregate(Processor):
+    def __init__(
+        self,
+        store: str,
+        windows: TimeWindows,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+    ) -> None:
+        self.store_name = store
+        self.windows = windows
+        self.initializer = initializer
+        self.aggregator = aggregator
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None or record.value is None:
+            return
+        store: WindowStore = self.task.store(self.store_name)
+        close_time = self.task.stream_time - self.windows.grace_ms
+        for window in self.windows.windows_for(record.timestamp):
+            if window.end <= close_time:
+                self.task.dropped_late += 1
+                log.debug(
+                    "dropped a late record for window %s (stream time %d)",
+                    window,
+                    self.task.stream_time,
+                )
+                continue
+            old = store.get(record.key, window.start)
+            base = self.initializer() if old is None else old
+            new = self.aggregator(record.key, record.value, base)
+            store.put(record.key, window.start, new)
+            out = StreamRecord(
+                Windowed(record.key, window), Change(new, old), record.timestamp, record.headers
+            )
+            self.forward(out)
+
+
+class _TableSource(Processor):
+    def __init__(self, store: str) -> None:
+        self.store_name = store
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None:
+            return
+        store: KeyValueStore = self.task.store(self.store_name)
+        old = store.get(record.key)
+        store.put(record.key, record.value)
+        self.forward(record.with_(value=Change(record.value, old)))
+
+
+class _StreamTableJoin(Processor):
+    def __init__(self, store: str, joiner: Callable[[Any, Any], Any], left: bool) -> None:
+        self.store_name = store
+        self.joiner = joiner
+        self.left = left
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None or record.value is None:
+            return  # as in Kafka Streams: such stream records cannot join
+        other = self.task.store(self.store_name).get(record.key)
+        if other is None and not self.left:
+            return
+        self.forward(record.with_(value=self.joiner(record.value, other)))
+
+
+class _Suppress(Processor):
+    """Hold each windowed result until its window closes (end + grace <= stream time)."""
+
+    def __init__(self, grace_ms: int) -> None:
+        self.grace_ms = grace_ms
+        self.buffer: dict[Windowed, StreamRecord] = {}
+
+    def process(self, record: StreamRecord) -> None:
+        key = record.key
+        if not isinstance(key, Windowed):
+            raise TypeError("suppress(until_window_closes) needs a windowed KTable")
+        previous = self.buffer.get(key)
+        if previous is not None:  # keep the first old value, the latest new value
+            record = record.with_(value=Change(record.value.new, previous.value.old))
+        self.buffer[key] = record
+        self._emit_closed()
+
+    def _emit_closed(self) -> None:
+        now = self.task.stream_time
+        closed = [k for k in self.buffer if k.window.end + self.grace_ms <= now]
+        for key in sorted(closed, key=lambda k: (k.window.start, str(k.key))):
+            self.forward(self.buffer.pop(key))
+
+
+def _filter_change(
+    predicate: Callable[[Any, Any], bool], negate: bool
+) -> Callable[[StreamRecord], Iterable[StreamRecord]]:
+    def step(record: StreamRecord) -> Iterable[StreamRecord]:
+        change: Change = record.value
+
+        def keep(value: Any) -> Any:
+            if value is None:
+                return None
+            return value if predicate(record.key, value) != negate else None
+
+        new, old = keep(change.new), keep(change.old)
+        if new is None and old is None:
+            return []
+        return [record.with_(value=Change(new, old))]
+
+    return step
+
+
+# -- the DSL ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """`Suppressed.until_window_closes()`: only each window's final result."""
+
+    kind: str
+
+    @classmethod
+    def until_window_closes(cls) -> Suppressed:
+        return cls("until_window_closes")
+
+
+class StreamsBuilder:
+    """Builds a topology; node names are numbered as Kafka Streams numbers them."""
+
+    def __init__(self) -> None:
+        self._nodes: list[Node] = []
+        self._stores: dict[str, StoreSpec] = {}
+        self._counter = itertools.count()
+
+    def _name(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._counter):010d}"
+
+    def _add(self, node: Node, parent: Node | None = None) -> Node:
+        self._nodes.append(node)
+        if parent is not None:
+            parent.add_child(node)
+        return node
+
+    def _source(
+        self,
+        topics: tuple[str, ...],
+        key_serde: Serde | None,
+        value_serde: Serde | None,
+        *,
+        internal: bool = False,
+        name: str | None = None,
+    ) -> Node:
+        node = Node(
+            name or self._name("KSTREAM-SOURCE"),
+            "source",
+            lambda: _Source(key_serde, value_serde),
+            topics=topics,
+            key_serde=key_serde,
+            value_serde=value_serde,
+            internal=internal,
+        )
+        return self._add(node)
+
+    def stream(
+        self,
+        topics: str | Iterable[str],
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+    ) -> KStream:
+        """A stream of the records of `topics` (one name or several)."""
+        names = (topics,) if isinstance(topics, str) else tuple(topics)
+        if not names:
+            raise ValueError("stream() needs at least one topic")
+        return KStream(self, self._source(names, key_serde, value_serde))
+
+    def table(
+        self,
+        topic: str,
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+        materialized: str | None = None,
+    ) -> KTable:
+        """A table of the latest value per key of `topic` (a null value deletes the key)."""
+        source = self._source((topic,), key_serde, value_serde)
+        store = materialized or f"{topic}-STATE-STORE-{next(self._counter):010d}"
+        self._stores[store] = StoreSpec(store, "kv", key_serde, value_serde)
+        node = self._add(
+            Node(
+                self._name("KTABLE-SOURCE"),
+                "processor",
+                lambda: _TableSource(store),
+                stores=(store,),
+            ),
+            source,
+        )
+        return KTable(self, node, store)
+
+    def build(self) -> Topology:
+        return Topology(list(self._nodes), dict(self._stores))
+
+
+class KStream:
+    """An unbounded stream of records; every method returns a new stream (or table)."""
+
+    def __init__(self, builder: StreamsBuilder, node: Node, *, repartition: bool = False) -> None:
+        self._b = builder
+        self._node = node
+        self._needs_repartition = repartition
+
+    def _step(
+        self,
+        prefix: str,
+        fn: Callable[[StreamRecord], Iterable[StreamRecord]],
+        *,
+        rekeyed: bool = False,
+    ) -> KStream:
+        node = self._b._add(Node(self._b._name(prefix), "processor", lambda: _Step(fn)), self._node)
+        return KStream(self._b, node, repartition=self._needs_repartition or rekeyed)
+
+    def filter(self, predicate: Callable[[Any, Any], bool]) -> KStream:
+        return self._step("KSTREAM-FILTER", lambda r: [r] if predicate(r.key, r.value) else [])
+
+    def filter_not(self, predicate: Callable[[Any, Any], bool]) -> KStream:
+        return self._step("KSTREAM-FILTER", lambda r: [] if predicate(r.key, r.value) else [r])
+
+    def map(self, mapper: Callable[[Any, Any], tuple[Any, Any]]) -> KStream:
+        def step(r: StreamRecord) -> list[StreamRecord]:
+            key, value = mapper(r.key, r.value)
+            return [r.with_(key=key, value=value)]
+
+        return self._step("KSTREAM-MAP", step, rekeyed=True)
+
+    def map_values(self, mapper: Callable[..., Any]) -> KStream:
+        """`mapper(value)` or `mapper(key, value)`; the key stays, so no repartition."""
+        fn = _value_fn(mapper)
+        return self._step("KSTREAM-MAPVALUES", lambda r: [r.with_(value=fn(r.key, r.value))])
+
+    def flat_map(self, mapper: Callable[[Any, Any], Iterable[tuple[Any, Any]]]) -> KStream:
+        return self._step(
+            "KSTREAM-FLATMAP",
+            lambda r: [r.with_(key=k, value=v) for k, v in mapper(r.key, r.value)],
+            rekeyed=True,
+        )
+
+    def flat_map_values(self, mapper: Callable[..., Iterable[Any]]) -> KStream:
+        fn = _value_fn(mapper)
+        return self._step(
+            "KSTREAM-FLATMAPVALUES", lambda r: [r.with_(value=v) for v in fn(r.key, r.value)]
+        )
+
+    def select_key(self, mapper: Callable[[Any, Any], Any]) -> KStream:
+        return self._step(
+            "KSTREAM-KEY-SELECT", lambda r: [r.with_(key=mapper(r.key, r.value))], rekeyed=True
+        )
+
+    def peek(self, action: Callable[[Any, Any], None]) -> KStream:
+        def step(r: StreamRecord) -> list[StreamRecord]:
+            action(r.key, r.value)
+            return [r]
+
+        return self._step("KSTREAM-PEEK", step)
+
+    def foreach(self, action: Callable[[Any, Any], None]) -> None:
+        def step(r: StreamRecord) -> list[StreamRecord]:
+            action(r.key, r.value)
+            return []
+
+        self._step("KSTREAM-FOREACH", step)
+
+    def merge(self, other: KStream) -> KStream:
+        node = self._b._add(
+            Node(self._b._name("KSTREAM-MERGE"), "processor", lambda: _Step(lambda r: [r])),
+            self._node,
+        )
+        other._node.add_child(node)
+        return KStream(
+            self._b, node, repartition=self._needs_repartition or other._needs_repartition
+        )
+
+    def split(self, prefix: str = "") -> BranchedKStream:
+        return BranchedKStream(self, prefix)
+
+    def to(
+        self,
+        topic: str | Callable[[Any, Any], str],
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+    ) -> None:
+        """Write every record to `topic` (or the topic `topic(key, value)` names)."""
+        node = Node(
+            self._b._name("KSTREAM-SINK"),
+            "sink",
+            lambda: _Sink(topic, key_serde, value_serde, node),
+            topics=(topic,) if isinstance(topic, str) else (),
+            key_serde=key_serde,
+            value_serde=value_serde,
+        )
+        self._b._add(node, self._node)
+
+    def repartition(
+        self,
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+        name: str | None = None,
+    ) -> KStream:
+        """Send the records through an internal topic, partitioned by their current key."""
+        base = name or self._b._name("KSTREAM-REPARTITION")
+        return KStream(self._b, self._through(f"{base}-repartition", key_serde, value_serde))
+
+    def _through(self, topic: str, key_serde: Serde | None, value_serde: Serde | None) -> Node:
+        sink = Node(
+            self._b._name("KSTREAM-SINK"),
+            "sink",
+            lambda: _Sink(topic, key_serde, value_serde, sink),
+            topics=(topic,),
+            key_serde=key_serde,
+            value_serde=value_serde,
+            internal=True,
+        )
+        self._b._add(sink, self._node)
+        return self._b._source((topic,), key_serde, value_serde, internal=True)
+
+    def group_by_key(
+        self, key_serde: Serde | None = None, value_serde: Serde | None = None
+    ) -> KGroupedStream:
+        return KGroupedStream(self, key_serde, value_serde, self._needs_repartition)
+
+    def group_by(
+        self,
+        selector: Callable[[Any, Any], Any],
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+    ) -> KGroupedStream:
+        """Group by a new key: the records go through a repartition topic first."""
+        keyed = self._step(
+            "KSTREAM-KEY-SELECT", lambda r: [r.with_(key=selector(r.key, r.value))], rekeyed=True
+        )
+        return KGroupedStream(keyed, key_serde, value_serde, True)
+
+    def join(self, table: KTable, joiner: Callable[[Any, Any], Any]) -> KStream:
+        """Each record joined with the table's current value for its key; no match, no output."""
+        return self._join(table, joiner, left=False)
+
+    def left_join(self, table: KTable, joiner: Callable[[Any, Any], Any]) -> KStream:
+        """Like `join`, but a record without a match is joined with None."""
+        return self._join(table, joiner, left=True)
+
+    def _join(self, table: KTable, joiner: Callable[[Any, Any], Any], left: bool) -> KStream:
+        if table._store is None:
+            raise ValueError("join a stream with a table read from a topic (builder.table)")
+        store = table._store
+        node = self._b._add(
+            Node(
+                self._b._name("KSTREAM-JOIN"),
+                "processor",
+                lambda: _StreamTableJoin(store, joiner, left),
+                stores=(store,),
+            ),
+            self._node,
+        )
+        return KStream(self._b, node)
+
+
+class BranchedKStream:
+    """`stream.split().branch(pred, name).default_branch()` -> {name: KStream}."""
+
+    def __init__(self, stream: KStream, prefix: str) -> None:
+        self._stream = stream
+        self._prefix = prefix
+        self._branches: list[tuple[str, Callable[[Any, Any], bool]]] = []
+
+    def branch(
+        self, predicate: Callable[[Any, Any], bool], name: str | None = None
+    ) -> BranchedKStream:
+        self._branches.append((name or str(len(self._branches) + 1), predicate))
+        return self
+
+    def default_branch(self, name: str = "0") -> dict[str, KStream]:
+        return self._done(name)
+
+    def no_default_branch(self) -> dict[str, KStream]:
+        return self._done(None)
+
+    def _done(self, default: str | None) -> dict[str, KStream]:
+        branches = list(self._branches)
+        out: dict[str, KStream] = {}
+        taken: list[Callable[[Any, Any], bool]] = []
+        for name, predicate in branches:
+            earlier = list(taken)
+
+            def first(
+                r: StreamRecord,
+                p: Callable[[Any, Any], bool] = predicate,
+                before: list[Callable[[Any, Any], bool]] = earlier,
+            ) -> list[StreamRecord]:
+                if any(b(r.key, r.value) for b in before):
+                    return []
+                return [r] if p(r.key, r.value) else []
+
+            out[self._prefix + name] = self._stream._step("KSTREAM-BRANCH", first)
+            taken.append(predicate)
+        if default is not None:
+            rest = list(taken)
+            out[self._prefix + default] = self._stream._step(
+                "KSTREAM-BRANCH",
+                lambda r: [] if any(p(r.key, r.value) for p in rest) else [r],
+            )
+        return out
+
+
+class KGroupedStream:
+    """A stream grouped by key, ready to aggregate."""
+
+    def __init__(
+        self,
+        stream: KStream,
+        key_serde: Serde | None,
+        value_serde: Serde | None,
+        repartition: bool,
+    ) -> None:
+        self._stream = stream
+        self._key_serde = key_serde
+        self._value_serde = value_serde
+        self._repartition = repartition
+
+    def _upstream(self, store: str) -> Node:
+        if not self._repartition:
+            return self._stream._node
+        return self._stream._through(f"{store}-repartition", self._key_serde, self._value_serde)
+
+    def count(self, materialized: str | None = None) -> KTable:
+        return self.aggregate(
+            lambda: 0, lambda key, value, agg: agg + 1, materialized, value_serde=Serdes.Long()
+        )
+
+    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: str | None = None) -> KTable:
+        marker = object()
+        return self.aggregate(
+            lambda: marker,
+            lambda key, value, agg: value if agg is marker else reducer(agg, value),
+            materialized,
+        )
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        materialized: str | None = None,
+        value_serde: Serde | None = None,
+    ) -> KTable:
+        b = self._stream._b
+        store = materialized or f"KSTREAM-AGGREGATE-STATE-STORE-{next(b._counter):010d}"
+        upstream = self._upstream(store)
+        b._stores[store] = StoreSpec(store, "kv", self._key_serde, value_serde or Serdes.Json())
+        node = b._add(
+            Node(
+                b._name("KSTREAM-AGGREGATE"),
+                "processor",
+                lambda: _Aggregate(store, initializer, aggregator),
+                stores=(store,),
+            ),
+            upstream,
+        )
+        return KTable(b, node, store)
+
+    def windowed_by(self, windows: TimeWindows) -> TimeWindowedKStream:
+        return TimeWindowedKStream(self, windows)
+
+
+class TimeWindowedKStream:
+    """A grouped stream cut into time windows."""
+
+    def __init__(self, grouped: KGroupedStream, windows: TimeWindows) -> None:
+        self._grouped = grouped
+        self._windows = windows
+
+    def count(self, materialized: str | None = None) -> KTable:
+        return self.aggregate(
+            lambda: 0, lambda key, value, agg: agg + 1, materialized, value_serde=Serdes.Long()
+        )
+
+    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: str | None = None) -> KTable:
+        marker = object()
+        return self.aggregate(
+            lambda: marker,
+            lambda key, value, agg: value if agg is marker else reducer(agg, value),
+            materialized,
+        )
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        materialized: str | None = None,
+        value_serde: Serde | None = None,
+    ) -> KTable:
+        b = self._grouped._stream._b
+        store = materialized or f"KSTREAM-AGGREGATE-STATE-STORE-{next(b._counter):010d}"
+        upstream = self._grouped._upstream(store)
+        b._stores[store] = StoreSpec(
+            store,
+            "window",
+            self._grouped._key_serde,
+            value_serde or Serdes.Json(),
+            window_size_ms=self._windows.size_ms,
+        )
+        windows = self._windows
+        node = b._add(
+            Node(
+                b._name("KSTREAM-AGGREGATE"),
+                "processor",
+                lambda: _WindowAggregate(store, windows, initializer, aggregator),
+                stores=(store,),
+            ),
+            upstream,
+        )
+        return KTable(b, node, store, windows=windows)
+
+
+class KTable:
+    """A changelog stream seen as a table: the latest value per key."""
+
+    def __init__(
+        self,
+        builder: StreamsBuilder,
+        node: Node,
+        store: str | None,
+        *,
+        windows: TimeWindows | None = None,
+    ) -> None:
+        self._b = builder
+        self._node = node
+        self._store = store
+        self._windows = windows
+
+    @property
+    def store_name(self) -> str | None:
+        """The state store holding this table (for `KafkaStreams.store()` and the driver)."""
+        return self._store
+
+    def _derive(self, prefix: str, fn: Callable[[StreamRecord], Iterable[StreamRecord]]) -> KTable:
+        node = self._b._add(Node(self._b._name(prefix), "processor", lambda: _Step(fn)), self._node)
+        return KTable(self._b, node, None, windows=self._windows)
+
+    def filter(self, predicate: Callable[[Any, Any], bool]) -> KTable:
+        return self._derive("KTABLE-FILTER", _filter_change(predicate, negate=False))
+
+    def filter_not(self, predicate: Callable[[Any, Any], bool]) -> KTable:
+        return self._derive("KTABLE-FILTER", _filter_change(predicate, negate=True))
+
+    def map_values(self, mapper: Callable[..., Any]) -> KTable:
+        fn = _value_fn(mapper)
+
+        def step(r: StreamRecord) -> list[StreamRecord]:
+            change: Change = r.value
+            new = None if change.new is None else fn(r.key, change.new)
+            old = None if change.old is None else fn(r.key, change.old)
+            return [r.with_(value=Change(new, old))]
+
+        return self._derive("KTABLE-MAPVALUES", step)
+
+    def to_stream(self) -> KStream:
+        """Each update as a record (a deletion as a null value)."""
+        node = self._b._add(
+            Node(
+                self._b._name("KTABLE-TOSTREAM"),
+                "processor",
+                lambda: _Step(lambda r: [r.with_(value=r.value.new)]),
+            ),
+            self._node,
+        )
+        return KStream(self._b, node)
+
+    def suppress(self, suppressed: Suppressed) -> KTable:
+        """`Suppressed.until_window_closes()`: one final result per window."""
+        if self._windows is None:
+            raise ValueError("until_window_closes() suppresses a windowed table only")
+        grace = self._windows.grace_ms
+        node = self._b._add(
+            Node(self._b._name("KTABLE-SUPPRESS"), "processor", lambda: _Suppress(grace)),
+            self._node,
+        )
+        return KTable(self._b, node, None, windows=self._windows)

@@ -1,0 +1,239 @@
+"""A topology: source, processor and sink nodes, grouped into sub-topologies, run as tasks.
+
+The DSL (`StreamsBuilder`) builds nodes; `Topology` splits them into sub-topologies where a
+repartition topic cuts the graph (nodes that share a state store stay together), and `Task`
+runs one sub-topology for one partition: it deserializes a record, pushes it through the
+processors in order, and hands what sinks write to a collector. Both the test driver and
+`KafkaStreams` run the same tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kstream_nb.streams.serdes import Serde
+from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
+
+__all__ = ["Change", "Node", "Processor", "StreamRecord", "Task", "Topology"]
+
+
+@dataclass(slots=True)
+class StreamRecord:
+    """A record inside a topology: deserialized key and value, event time, headers."""
+
+    key: Any
+    value: Any
+    timestamp: int
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+    def with_(self, key: Any = ..., value: Any = ...) -> StreamRecord:
+        return StreamRecord(
+            self.key if key is ... else key,
+            self.value if value is ... else value,
+            self.timestamp,
+            self.headers,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a KTable forwards: the new value for a key and the one it replaced."""
+
+    new: Any
+    old: Any
+
+
+class Processor:
+    """One node's behaviour in one task; `forward` passes a record to the node's children."""
+
+    task: Task
+    children: list[Processor]
+
+    def init(self, task: Task, children: list[Processor]) -> None:
+        self.task = task
+        self.children = children
+
+    def process(self, record: StreamRecord) -> None:
+        raise NotImplementedError
+
+    def forward(self, record: StreamRecord) -> None:
+        for child in self.children:
+            child.process(record)
+
+
+@dataclass(eq=False)
+class Node:
+    """A node of the topology graph; `make` builds its processor for a task."""
+
+    name: str
+    kind: str  # "source", "processor" or "sink"
+    make: Callable[[], Processor]
+    children: list[Node] = field(default_factory=list)
+    stores: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # sources: topics read; sinks: the topic written (if fixed)
+    key_serde: Serde | None = None
+    value_serde: Serde | None = None
+    internal: bool = False  # reads or writes a repartition topic
+
+    def add_child(self, child: Node) -> Node:
+        self.children.append(child)
+        return child
+
+
+@dataclass(frozen=True, slots=True)
+class SubTopology:
+    id: int
+    nodes: tuple[Node, ...]
+    sources: dict[str, Node]  # topic -> source node
+    stores: tuple[str, ...]
+
+
+class Topology:
+    """Nodes and stores, as built by `StreamsBuilder.build()`."""
+
+    def __init__(self, nodes: list[Node], stores: dict[str, StoreSpec]) -> None:
+        self.nodes = nodes
+        self.stores = stores
+        self.subtopologies = self._split()
+
+    def _split(self) -> list[SubTopology]:
+        parent: dict[str, str] = {n.name: n.name for n in self.nodes}
+
+        def find(name: str) -> str:
+            while parent[name] != name:
+                parent[name] = parent[parent[name]]
+                name = parent[name]
+            return name
+
+        def union(a: str, b: str) -> None:
+            parent[find(a)] = find(b)
+
+        by_store: dict[str, str] = {}
+        for node in self.nodes:
+            for child in node.children:
+                union(node.name, child.name)
+            for store in node.stores:
+                if store in by_store:
+                    union(node.name, by_store[store])
+                by_store[store] = node.name
+        groups: dict[str, list[Node]] = {}
+        for node in self.nodes:
+            groups.setdefault(find(node.name), []).append(node)
+        out = []
+        for i, members in enumerate(groups.values()):
+            sources = {t: n for n in members if n.kind == "source" for t in n.topics}
+            stores = tuple(dict.fromkeys(s for n in members for s in n.stores))
+            out.append(SubTopology(i, tuple(members), sources, stores))
+        return out
+
+    def source_topics(self, *, internal: bool | None = None) -> list[str]:
+        topics: list[str] = []
+        for node in self.nodes:
+            if node.kind == "source" and (internal is None or node.internal == internal):
+                topics.extend(node.topics)
+        return list(dict.fromkeys(topics))
+
+    def repartition_topics(self) -> list[str]:
+        return self.source_topics(internal=True)
+
+    def describe(self) -> str:
+        """The topology as Kafka Streams' `Topology.describe()` prints it."""
+        lines = ["Topologies:"]
+        for sub in self.subtopologies:
+            lines.append(f"   Sub-topology: {sub.id}")
+            parents: dict[str, list[str]] = {}
+            for node in sub.nodes:
+                for child in node.children:
+                    parents.setdefault(child.name, []).append(node.name)
+            for node in sub.nodes:
+                children = ", ".join(c.name for c in node.children) or "none"
+                if node.kind == "source":
+                    lines.append(f"    Source: {node.name} (topics: [{', '.join(node.topics)}])")
+                elif node.kind == "sink":
+                    topic = node.topics[0] if node.topics else "<extracted>"
+                    lines.append(f"    Sink: {node.name} (topic: {topic})")
+                else:
+                    stores = ", ".join(node.stores)
+                    lines.append(f"    Processor: {node.name} (stores: [{stores}])")
+                lines.append(f"      --> {children}")
+                lines.append(f"      <-- {', '.join(parents.get(node.name, [])) or 'none'}")
+            lines.append("")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+Collector = Callable[[str, Any, Any, int, tuple[tuple[str, bytes | None], ...], Node], None]
+
+
+class Task:
+    """One sub-topology for one partition: processors, stores and stream time."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        sub: SubTopology,
+        partition: int,
+        collector: Collector,
+        store_writer: Callable[[str, Any, Any], None] | None = None,
+        topic_name: Callable[[str], str] = lambda t: t,
+        default_serdes: tuple[Serde, Serde] | None = None,
+        on_error: Callable[[Task, Exception], None] | None = None,
+    ) -> None:
+        self.id = (sub.id, partition)
+        self.sub = sub
+        self.partition = partition
+        self.collector = collector
+        self.topic_name = topic_name
+        self.default_serdes = default_serdes
+        self.on_error = on_error
+        self.stream_time = -1
+        self.dropped_late = 0
+        self.processed = 0
+        self.stores: dict[str, KeyValueStore | WindowStore] = {}
+        for name in sub.stores:
+            spec = topology.stores[name]
+            on_write = None
+            if store_writer is not None and spec.logged:
+                on_write = _bind(store_writer, name)
+            if spec.kind == "window":
+                self.stores[name] = WindowStore(name, spec.window_size_ms, on_write)
+            else:
+                self.stores[name] = KeyValueStore(name, on_write)
+        self.processors: dict[str, Processor] = {n.name: n.make() for n in sub.nodes}
+        for node in sub.nodes:
+            children = [self.processors[c.name] for c in node.children]
+            self.processors[node.name].init(self, children)
+        self._sources = {
+            topic_name(topic): self.processors[node.name] for topic, node in sub.sources.items()
+        }
+        self.current: tuple[str, int, int] = ("", partition, -1)
+
+    def store(self, name: str) -> Any:
+        return self.stores[name]
+
+    def process(
+        self,
+        topic: str,
+        offset: int,
+        key: Any,
+        value: Any,
+        timestamp: int,
+        headers: Iterable[tuple[str, bytes | None]] = (),
+    ) -> None:
+        """Run one record (still bytes) from `topic` through the sub-topology."""
+        source = self._sources[topic]
+        self.current = (topic, self.partition, offset)
+        self.stream_time = max(self.stream_time, timestamp)
+        source.process(StreamRecord(key, value, timestamp, tuple(headers)))
+        self.processed += 1
+
+    def send(self, topic: str, record: StreamRecord, node: Node) -> None:
+        self.collector(topic, record.key, record.value, record.timestamp, record.headers, node)
+
+
+def _bind(writer: Callable[[str, Any, Any], None], name: str) -> Callable[[Any, Any], None]:
+    return lambda key, value: writer(name, key, value)

@@ -1,0 +1,82 @@
+"""Time windows as Kafka Streams defines them: aligned to the epoch, [start, end) in ms.
+
+`TimeWindows.of_size_with_no_grace("1h")` is a tumbling window; `.advance_by("15min")` makes it
+hopping. A record belongs to every window whose [start, end) holds its timestamp. A window
+closes when stream time (the largest timestamp the task has seen) reaches end + grace; records
+for closed windows are dropped as late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kstream_nb.clock import parse_duration_ms
+
+__all__ = ["TimeWindows", "Window", "Windowed"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Window:
+    """[start, end) in epoch milliseconds."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Windowed:
+    """A key within one window: what a windowed aggregation's table is keyed by."""
+
+    key: Any
+    window: Window
+
+    def __str__(self) -> str:
+        return f"[{self.key}@{self.window.start}/{self.window.end}]"
+
+
+def _ms(duration: str | int) -> int:
+    return parse_duration_ms(duration)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindows:
+    """Tumbling (advance == size) or hopping (advance < size) windows with a grace period."""
+
+    size_ms: int
+    advance_ms: int
+    grace_ms: int
+
+    @classmethod
+    def of_size_with_no_grace(cls, size: str | int) -> TimeWindows:
+        return cls._make(_ms(size), 0)
+
+    @classmethod
+    def of_size_and_grace(cls, size: str | int, grace: str | int) -> TimeWindows:
+        return cls._make(_ms(size), _ms(grace))
+
+    @classmethod
+    def _make(cls, size: int, grace: int) -> TimeWindows:
+        if size <= 0:
+            raise ValueError(f"a window's size must be positive, got {size} ms")
+        if grace < 0:
+            raise ValueError(f"grace must not be negative, got {grace} ms")
+        return cls(size, size, grace)
+
+    def advance_by(self, advance: str | int) -> TimeWindows:
+        ms = _ms(advance)
+        if not 0 < ms <= self.size_ms:
+            raise ValueError(
+                f"the advance must be positive and at most the size ({self.size_ms} ms), got {ms}"
+            )
+        return TimeWindows(self.size_ms, ms, self.grace_ms)
+
+    def windows_for(self, timestamp: int) -> list[Window]:
+        """Every window holding `timestamp`, oldest first (as Kafka's `windowsFor`)."""
+        start = max(0, timestamp - self.size_ms + self.advance_ms)
+        start -= start % self.advance_ms
+        found = []
+        while start <= timestamp:
+            found.append(Window(start, start + self.size_ms))
+            start += self.advance_ms
+        return found

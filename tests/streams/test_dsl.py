@@ -1,0 +1,258 @@
+"""The DSL on the test driver: the seed's topology, stateless steps, aggregations, windows,
+grace, late drops, suppress and stream-table joins, with Kafka Streams' documented results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kstream_nb.streams import (
+    Serdes,
+    SerializationError,
+    StreamsBuilder,
+    Suppressed,
+    TimeWindows,
+    TopologyTestDriver,
+    Window,
+    Windowed,
+)
+
+CONFIG = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.Json()}
+HOUR = 3_600_000
+
+
+def seed_topology() -> tuple[StreamsBuilder, Any, Any, Any]:
+    """The seed's Java topology, in Python."""
+    builder = StreamsBuilder()
+    orders = builder.stream("orders")
+    high_value_orders = orders.filter(lambda key, order: order["amount"] > 1000)
+    orders_by_customer = orders.group_by(lambda key, order: order["customer_id"]).count()
+    customers = builder.table("customers")
+    enriched_orders = orders.join(
+        customers, lambda order, customer: {**order, "customer": customer}
+    )
+    orders_per_hour = (
+        orders.group_by_key().windowed_by(TimeWindows.of_size_with_no_grace("1h")).count()
+    )
+    high_value_orders.to("high-value-orders")
+    enriched_orders.to("enriched-orders")
+    return builder, orders_by_customer, orders_per_hour, customers
+
+
+def test_the_seed_topology_in_python() -> None:
+    builder, by_customer, per_hour, _ = seed_topology()
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        customers = driver.create_input_topic("customers", Serdes.String(), Serdes.Json())
+        orders = driver.create_input_topic("orders", Serdes.String(), Serdes.Json())
+        customers.pipe_input("ORD-2", {"name": "Ada"}, timestamp=0)
+        orders.pipe_input("ORD-1", {"customer_id": "CUST-1", "amount": 99.99}, timestamp=1_000)
+        orders.pipe_input("ORD-2", {"customer_id": "CUST-2", "amount": 1500.0}, timestamp=2_000)
+        orders.pipe_input("ORD-3", {"customer_id": "CUST-1", "amount": 42.0}, timestamp=HOUR + 1)
+
+        high = driver.create_output_topic("high-value-orders", Serdes.String(), Serdes.Json())
+        assert high.read_key_values_to_list() == [
+            ("ORD-2", {"customer_id": "CUST-2", "amount": 1500.0})
+        ]
+        enriched = driver.create_output_topic("enriched-orders", Serdes.String(), Serdes.Json())
+        assert enriched.read_key_values_to_list() == [
+            ("ORD-2", {"customer_id": "CUST-2", "amount": 1500.0, "customer": {"name": "Ada"}})
+        ]
+        counts = driver.store(by_customer.store_name)
+        assert dict(counts.all()) == {"CUST-1": 2, "CUST-2": 1}
+        hourly = driver.store(per_hour.store_name)
+        assert [(k, w.start, n) for (k, w), n in hourly.all()] == [
+            ("ORD-1", 0, 1),
+            ("ORD-2", 0, 1),
+            ("ORD-3", HOUR, 1),
+        ]
+
+
+def test_stateless_steps() -> None:
+    builder = StreamsBuilder()
+    words = builder.stream("lines").flat_map_values(lambda line: line.split())
+    words.filter_not(lambda k, w: w == "the").map(lambda k, w: (w, len(w))).to(
+        "lengths", value_serde=Serdes.Integer()
+    )
+    words.select_key(lambda k, w: w[0]).map_values(lambda k, w: f"{k}:{w}").to("initials")
+    seen: list[str] = []
+    words.peek(lambda k, w: seen.append(w)).foreach(lambda k, w: None)
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.create_input_topic("lines", Serdes.String(), Serdes.String()).pipe_input(
+            None, "the quick fox"
+        )
+        lengths = driver.create_output_topic("lengths", Serdes.String(), Serdes.Integer())
+        assert lengths.read_key_values_to_list() == [("quick", 5), ("fox", 3)]
+        initials = driver.create_output_topic("initials", Serdes.String(), Serdes.String())
+        assert initials.read_key_values_to_list() == [
+            ("t", "t:the"),
+            ("q", "q:quick"),
+            ("f", "f:fox"),
+        ]
+    assert seen == ["the", "quick", "fox"]
+
+
+def test_split_merge_and_a_topic_chosen_per_record() -> None:
+    builder = StreamsBuilder()
+    branches = (
+        builder.stream("n")
+        .split(prefix="n-")
+        .branch(lambda k, v: v < 0, "negative")
+        .branch(lambda k, v: v < 10, "small")
+        .default_branch("large")
+    )
+    assert set(branches) == {"n-negative", "n-small", "n-large"}
+    branches["n-negative"].merge(branches["n-large"]).to(lambda k, v: f"out-{v % 2}")
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.Integer()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.create_input_topic("n", Serdes.String(), Serdes.Integer()).pipe_value_list(
+            [-3, 4, 11, 12]
+        )
+        even = driver.create_output_topic("out-0", Serdes.String(), Serdes.Integer())
+        odd = driver.create_output_topic("out-1", Serdes.String(), Serdes.Integer())
+        assert even.read_values_to_list() == [12]
+        assert odd.read_values_to_list() == [-3, 11]
+
+
+def test_group_by_goes_through_a_repartition_topic() -> None:
+    builder = StreamsBuilder()
+    builder.stream("orders").group_by(lambda k, o: o["customer_id"]).count().to_stream().to(
+        "counts", value_serde=Serdes.Long()
+    )
+    topology = builder.build()
+    assert len(topology.subtopologies) == 2
+    assert topology.repartition_topics() == ["KSTREAM-AGGREGATE-STATE-STORE-0000000002-repartition"]
+    assert "Sub-topology: 1" in topology.describe()
+    with TopologyTestDriver(topology, CONFIG) as driver:
+        orders = driver.create_input_topic("orders", Serdes.String(), Serdes.Json())
+        for i, customer in enumerate(["C1", "C2", "C1"]):
+            orders.pipe_input(f"O{i}", {"customer_id": customer}, timestamp=i)
+        out = driver.create_output_topic("counts", Serdes.String(), Serdes.Long())
+        assert out.read_key_values_to_list() == [("C1", 1), ("C2", 1), ("C1", 2)]
+
+
+def test_reduce_aggregate_and_table_operations() -> None:
+    builder = StreamsBuilder()
+    grouped = builder.stream("sales").group_by_key()
+    grouped.reduce(lambda a, b: a + b, materialized="totals")
+    (
+        grouped.aggregate(lambda: [], lambda k, v, agg: [*agg, v], materialized="history")
+        .filter(lambda k, hist: len(hist) > 1)
+        .map_values(lambda hist: sum(hist))
+        .to_stream()
+        .to("busy", value_serde=Serdes.Json())
+    )
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.Json()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        sales = driver.create_input_topic("sales", Serdes.String(), Serdes.Json())
+        sales.pipe_key_value_list([("a", 1), ("b", 5), ("a", 2), ("a", None), (None, 9)])
+        assert dict(driver.store("totals").all()) == {"a": 3, "b": 5}
+        assert dict(driver.store("history").all()) == {"a": [1, 2], "b": [5]}
+        busy = driver.create_output_topic("busy", Serdes.String(), Serdes.Json())
+        assert busy.read_key_values_to_list() == [("a", 3)]
+
+
+def test_tumbling_windows_grace_and_late_records() -> None:
+    # Kafka Streams docs: a record is dropped once stream time passes window end + grace.
+    builder = StreamsBuilder()
+    windows = TimeWindows.of_size_and_grace(10_000, 5_000)
+    table = builder.stream("clicks").group_by_key().windowed_by(windows).count()
+    table.to_stream().to("counts", value_serde=Serdes.Long())
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        clicks = driver.create_input_topic("clicks", Serdes.String(), Serdes.String())
+        clicks.pipe_input("u", "a", timestamp=1_000)  # window [0, 10s)
+        clicks.pipe_input("u", "b", timestamp=12_000)  # [10s, 20s); stream time 12 s
+        clicks.pipe_input("u", "c", timestamp=9_000)  # late but within grace: counted
+        clicks.pipe_input("u", "d", timestamp=15_000)  # stream time 15 s: [0,10s) closes
+        clicks.pipe_input("u", "e", timestamp=2_000)  # past grace: dropped
+        assert driver.dropped_late_records == 1
+        store = driver.store(table.store_name)
+        assert store.fetch("u") == [(Window(0, 10_000), 2), (Window(10_000, 20_000), 2)]
+        out = driver.create_output_topic("counts", Serdes.String(), Serdes.Long())
+        assert [v for _, v, _ in out.read_records_to_list()] == [1, 1, 2, 2]
+
+
+def test_hopping_windows_cover_each_record_size_over_advance_times() -> None:
+    windows = TimeWindows.of_size_with_no_grace("5min").advance_by("1min")
+    assert [w.start for w in windows.windows_for(7 * 60_000)] == [m * 60_000 for m in range(3, 8)]
+    assert windows.windows_for(0) == [Window(0, 300_000)]  # aligned to the epoch, never negative
+    with pytest.raises(ValueError, match="advance"):
+        TimeWindows.of_size_with_no_grace(1000).advance_by(2000)
+
+
+def test_suppress_emits_only_final_results_when_windows_close() -> None:
+    builder = StreamsBuilder()
+    (
+        builder.stream("clicks")
+        .group_by_key()
+        .windowed_by(TimeWindows.of_size_and_grace(10_000, 2_000))
+        .count()
+        .suppress(Suppressed.until_window_closes())
+        .to_stream()
+        .to("final", value_serde=Serdes.Long())
+    )
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        clicks = driver.create_input_topic("clicks", Serdes.String(), Serdes.String())
+        for ts in (1_000, 3_000, 9_999, 11_000):
+            clicks.pipe_input("u", "x", timestamp=ts)
+        final = driver.create_output_topic("final", Serdes.String(), Serdes.Long())
+        assert final.is_empty()  # stream time 11 s < end 10 s + grace 2 s
+        clicks.pipe_input("v", "x", timestamp=12_000)  # now [0, 10 s) closes
+        records = final.read_records_to_list()
+        assert [v for _, v, _ in records] == [3]
+
+
+def test_windowed_keys_are_written_with_kafkas_windowed_serde() -> None:
+    from kstream_nb.streams import windowed_serde
+
+    builder = StreamsBuilder()
+    builder.stream("clicks").group_by_key().windowed_by(
+        TimeWindows.of_size_with_no_grace(1000)
+    ).count().to_stream().to("out", value_serde=Serdes.Long())
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.create_input_topic("clicks", Serdes.String(), Serdes.String()).pipe_input(
+            "u", "x", timestamp=2500
+        )
+        out = driver.create_output_topic(
+            "out", windowed_serde(Serdes.String(), 1000), Serdes.Long()
+        )
+        assert out.read_key_value() == (Windowed("u", Window(2000, 3000)), 1)
+
+
+def test_left_join_and_table_updates() -> None:
+    builder = StreamsBuilder()
+    prices = builder.table("prices")
+    builder.stream("orders").left_join(prices, lambda qty, price: [qty, price]).to("priced")
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        price_in = driver.create_input_topic("prices", Serdes.String(), Serdes.Json())
+        orders = driver.create_input_topic("orders", Serdes.String(), Serdes.Json())
+        orders.pipe_input("apple", 1)
+        price_in.pipe_input("apple", 3)
+        orders.pipe_input("apple", 2)
+        price_in.pipe_input("apple", None)  # a tombstone deletes the row
+        orders.pipe_input("apple", 5)
+        out = driver.create_output_topic("priced", Serdes.String(), Serdes.Json())
+        assert out.read_values_to_list() == [[1, None], [2, 3], [5, None]]
+
+
+def test_bad_input_fails_or_is_logged_and_skipped_with_its_position() -> None:
+    builder = StreamsBuilder()
+    builder.stream("n", value_serde=Serdes.Json()).to("out")
+    with (
+        TopologyTestDriver(builder.build(), CONFIG) as driver,
+        pytest.raises(SerializationError, match="cannot deserialize"),
+    ):
+        driver.pipe_raw("n", b"k", b"{not json")
+    config = {**CONFIG, "default.deserialization.exception.handler": "log_and_continue"}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.pipe_raw("n", b"k", b"{not json")
+        driver.pipe_raw("n", b"k", b"[1]")
+        assert driver.skipped == [
+            "n-0@0: json serde cannot deserialize b'{not json': "
+            + driver.skipped[0].split(": ", 2)[2]
+        ]
+        assert driver.create_output_topic("out").get_queue_size() == 1
