@@ -14,6 +14,7 @@ from kstream_nb.streams.dsl import (
     TimeWindowedKStream,
     windowed_serde,
 )
+from kstream_nb.streams.kafka_streams import KafkaStreams, ReadOnlyStore, StreamsError
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import KeyValueStore, WindowStore
 from kstream_nb.streams.topology import Topology
@@ -23,11 +24,14 @@ __all__ = [
     "KGroupedStream",
     "KStream",
     "KTable",
+    "KafkaStreams",
     "KeyValueStore",
+    "ReadOnlyStore",
     "Serde",
     "Serdes",
     "SerializationError",
     "StreamsBuilder",
+    "StreamsError",
     "Suppressed",
     "TestInputTopic",
     "TestOutputTopic",

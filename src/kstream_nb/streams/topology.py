@@ -178,7 +178,7 @@ class Task:
         sub: SubTopology,
         partition: int,
         collector: Collector,
-        store_writer: Callable[[str, Any, Any], None] | None = None,
+        store_writer: Callable[[Task, str, Any, Any], None] | None = None,
         topic_name: Callable[[str], str] = lambda t: t,
         default_serdes: tuple[Serde, Serde] | None = None,
         on_error: Callable[[Task, Exception], None] | None = None,
@@ -198,7 +198,7 @@ class Task:
             spec = topology.stores[name]
             on_write = None
             if store_writer is not None and spec.logged:
-                on_write = _bind(store_writer, name)
+                on_write = _bind(store_writer, self, name)
             if spec.kind == "window":
                 self.stores[name] = WindowStore(name, spec.window_size_ms, on_write)
             else:
@@ -235,5 +235,7 @@ class Task:
         self.collector(topic, record.key, record.value, record.timestamp, record.headers, node)
 
 
-def _bind(writer: Callable[[str, Any, Any], None], name: str) -> Callable[[Any, Any], None]:
-    return lambda key, value: writer(name, key, value)
+def _bind(
+    writer: Callable[[Task, str, Any, Any], None], task: Task, name: str
+) -> Callable[[Any, Any], None]:
+    return lambda key, value: writer(task, name, key, value)

@@ -1,0 +1,480 @@
+"""`KafkaStreams`: run a topology on a cluster, as Kafka Streams runs it.
+
+One consumer in the group `application.id` reads every source topic (repartition topics too);
+a task per sub-topology and partition holds the processors and state stores; a producer writes
+sinks, repartition topics and the stores' changelogs. At least once: outputs are flushed before
+the input offsets are committed. A task restores its stores from their changelogs before it
+processes, so a restarted instance, or one that takes over a partition, continues the counts.
+
+```python
+streams = KafkaStreams(builder.build(), {"application.id": "orders-app",
+                                         "bootstrap.servers": "localhost:9092"})
+streams.start()          # a background thread (real-time clusters)
+streams.run(count=100)   # or: process 100 records here (any cluster, also simulated)
+streams.close()
+```
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from kstream_nb.client import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from kstream_nb.errors import KStreamNbError
+from kstream_nb.runtime.registry import find_cluster
+from kstream_nb.streams.serdes import Serde, Serdes
+from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
+from kstream_nb.streams.topology import Node, Task, Topology
+
+__all__ = ["KafkaStreams", "StreamsError"]
+
+log = logging.getLogger(__name__)
+_START = struct.Struct(">q")
+_KNOWN = {
+    "application.id",
+    "bootstrap.servers",
+    "default.key.serde",
+    "default.value.serde",
+    "processing.guarantee",
+    "default.deserialization.exception.handler",
+    "commit.interval.ms",
+    "num.stream.threads",
+    "replication.factor",
+    "auto.offset.reset",
+}
+
+
+class StreamsError(KStreamNbError):
+    """A Kafka Streams application that cannot start or went into ERROR."""
+
+
+class KafkaStreams:
+    """A running topology: CREATED -> RUNNING -> NOT_RUNNING (or ERROR)."""
+
+    def __init__(self, topology: Topology, config: Mapping[str, Any]) -> None:
+        unknown = sorted(set(config) - _KNOWN)
+        if unknown:
+            raise StreamsError(
+                f"unknown streams config {', '.join(unknown)}; known: {', '.join(sorted(_KNOWN))}"
+            )
+        for required in ("application.id", "bootstrap.servers"):
+            if not config.get(required):
+                raise StreamsError(f"{required} is required (e.g. 'orders-app', 'localhost:9092')")
+        guarantee = str(config.get("processing.guarantee", "at_least_once"))
+        if guarantee == "exactly_once_v2":
+            raise StreamsError(
+                "processing.guarantee=exactly_once_v2 needs transactions, which kstream_nb does "
+                "not have yet; use at_least_once"
+            )
+        if guarantee != "at_least_once":
+            raise StreamsError(
+                f"processing.guarantee must be at_least_once or exactly_once_v2, got {guarantee!r}"
+            )
+        handler = str(config.get("default.deserialization.exception.handler", "fail"))
+        if handler not in ("fail", "log_and_continue"):
+            raise StreamsError(
+                "default.deserialization.exception.handler must be fail or log_and_continue, "
+                f"got {handler!r}"
+            )
+        self.topology = topology
+        self.application_id = str(config["application.id"])
+        self.bootstrap_servers = str(config["bootstrap.servers"])
+        self._handler = handler
+        self._defaults: tuple[Serde, Serde] = (
+            config.get("default.key.serde") or Serdes.Bytes(),
+            config.get("default.value.serde") or Serdes.Bytes(),
+        )
+        self._replication = int(config.get("replication.factor", -1))
+        self._offset_reset = str(config.get("auto.offset.reset", "earliest"))
+        self.state = "CREATED"
+        self.tasks: dict[tuple[int, int], Task] = {}
+        self.skipped: list[str] = []
+        self.processed = 0
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.RLock()
+        self.error: BaseException | None = None
+        self._sub_of: dict[str, int] = {}
+        for sub in topology.subtopologies:
+            for topic in sub.sources:
+                self._sub_of[self._topic(topic)] = sub.id
+
+    # -- names -----------------------------------------------------------------------------
+
+    def _topic(self, logical: str) -> str:
+        """Repartition topics are named `<application.id>-<name>`, as in Kafka Streams."""
+        internal = logical in self.topology.repartition_topics()
+        return f"{self.application_id}-{logical}" if internal else logical
+
+    def changelog_topic(self, store: str) -> str:
+        return f"{self.application_id}-{store}-changelog"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        if self.state != "CREATED":
+            raise StreamsError(
+                f"this KafkaStreams is {self.state}; create a new one to start again"
+            )
+        cluster = find_cluster(self.bootstrap_servers)
+        existing = set(cluster.topics())
+        user_sources = self.topology.source_topics(internal=False)
+        missing = [t for t in user_sources if t not in existing]
+        if missing:
+            raise StreamsError(
+                f"source topic(s) {', '.join(missing)} do not exist; create them before starting"
+            )
+        counts = {t: len(cluster.topic(t).partitions) for t in user_sources}
+        partitions = max(counts.values(), default=1)
+        for sub in self.topology.subtopologies:
+            user = [t for t in sub.sources if t in counts]
+            if len({counts[t] for t in user}) > 1:
+                detail = ", ".join(f"{t} has {counts[t]}" for t in user)
+                raise StreamsError(
+                    f"a join needs co-partitioned topics (the same number of partitions): {detail}"
+                )
+        rf = self._replication if self._replication > 0 else min(3, len(cluster.broker_ids))
+        for topic in self.topology.repartition_topics():
+            name = self._topic(topic)
+            if name not in existing:
+                cluster.create_topic(name, partitions=partitions, replication_factor=rf)
+        for store, spec in self.topology.stores.items():
+            name = self.changelog_topic(store)
+            if spec.logged and name not in existing:
+                cluster.create_topic(
+                    name,
+                    partitions=partitions,
+                    replication_factor=rf,
+                    config={"cleanup.policy": "compact"},
+                )
+        self._simulated = cluster.simulated
+        self._producer = Producer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "partitioner": "murmur2_random",
+                "linger.ms": 5,
+            }
+        )
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": self.application_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": self._offset_reset,
+            }
+        )
+        topics = [self._topic(t) for t in self.topology.source_topics()]
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.state = "RUNNING"
+
+    def start(self) -> None:
+        """Process in a background thread until `close()` (real-time clusters)."""
+        cluster = find_cluster(self.bootstrap_servers)
+        if cluster.simulated:
+            raise StreamsError(
+                "start() runs in the background; on a simulated cluster time only moves when "
+                "you call it: use run(count=..., timeout=...) instead"
+            )
+        self._prepare()
+        self._thread = threading.Thread(target=self._loop, name="kstream-nb-streams", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._step(0.1)
+        except BaseException as exc:  # the state says ERROR; close() re-raises nothing
+            self.error = exc
+            self.state = "ERROR"
+            log.exception("streams application %s stopped", self.application_id)
+
+    def run(self, count: int | None = None, timeout: float = 10.0) -> int:
+        """Process here until `count` more records (or, without a count, until `timeout`
+        seconds pass with nothing to do); returns how many records were processed."""
+        if self.state == "CREATED":
+            self._prepare()
+        if self._thread is not None:
+            raise StreamsError("this application runs in the background (start()); use one way")
+        start = self.processed
+        deadline = time.monotonic() + timeout
+        idle_since = time.monotonic()
+        while count is None or self.processed - start < count:
+            if self._step(0.1):
+                idle_since = time.monotonic()
+            elif count is None and time.monotonic() - idle_since >= min(timeout, 1.0):
+                break
+            if time.monotonic() >= deadline:
+                break
+        return self.processed - start
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop processing, commit what was processed, leave the group."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        with self._lock:
+            if self._consumer is not None:
+                if self.state == "RUNNING":
+                    self._commit()
+                self._consumer.close()
+                self._consumer = None
+            if self._producer is not None:
+                self._producer.flush(timeout)
+                self._producer = None
+        self.tasks.clear()
+        if self.state != "ERROR":
+            self.state = "NOT_RUNNING"
+
+    def __enter__(self) -> KafkaStreams:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- processing ------------------------------------------------------------------------
+
+    def _step(self, timeout: float) -> int:
+        consumer = self._consumer
+        if consumer is None:
+            return 0
+        # Not under the lock: queries of the stores (other threads) must not wait for a poll.
+        messages = consumer.consume(500, timeout)
+        done = 0
+        with self._lock:
+            for msg in messages:
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaException(error)
+                topic, partition = msg.topic() or "", msg.partition() or 0
+                task = self.tasks.get((self._sub_of[topic], partition))
+                if task is None:  # revoked while in flight
+                    continue
+                offset = msg.offset()
+                task.process(
+                    topic,
+                    -1 if offset is None else offset,
+                    msg.key(),
+                    msg.value(),
+                    msg.timestamp()[1],
+                    _headers(msg.headers()),
+                )
+                done += 1
+            if done:
+                self.processed += done
+                self._commit()
+        return done
+
+    def _commit(self) -> None:
+        """At least once: everything the processed records caused is written, then offsets."""
+        if self._producer is None or self._consumer is None:
+            return
+        left = self._producer.flush(30)
+        if left:
+            raise StreamsError(f"{left} output record(s) not acknowledged; offsets not committed")
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                raise
+
+    def _collect(
+        self,
+        topic: str,
+        key: Any,
+        value: Any,
+        timestamp: int,
+        headers: tuple[tuple[str, bytes | None], ...],
+        node: Node,
+    ) -> None:
+        assert self._producer is not None
+        name = self._topic(topic) if node.internal else topic
+        self._produce(name, key, value, timestamp, list(headers) or None, None)
+
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int,
+        headers: list[tuple[str, bytes | None]] | None,
+        partition: int | None,
+    ) -> None:
+        assert self._producer is not None
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value,
+                    key,
+                    partition=-1 if partition is None else partition,
+                    timestamp=max(timestamp, 0),
+                    headers=headers,
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.1)
+
+    def _write_changelog(self, task: Task, store: str, key: Any, value: Any) -> None:
+        spec = self.topology.stores[store]
+        data_key, data_value = self._encode(spec, key, value)
+        self._produce(
+            self.changelog_topic(store),
+            data_key,
+            data_value,
+            task.stream_time,
+            None,
+            task.partition,
+        )
+
+    def _serdes(self, spec: StoreSpec) -> tuple[Serde, Serde]:
+        return spec.key_serde or self._defaults[0], spec.value_serde or self._defaults[1]
+
+    def _encode(self, spec: StoreSpec, key: Any, value: Any) -> tuple[bytes | None, bytes | None]:
+        key_serde, value_serde = self._serdes(spec)
+        if spec.kind == "window":
+            inner, start = key
+            return (key_serde.serialize(inner) or b"") + _START.pack(start), value_serde.serialize(
+                value
+            )
+        return key_serde.serialize(key), value_serde.serialize(value)
+
+    def _decode(self, spec: StoreSpec, key: bytes, value: bytes | None) -> tuple[Any, Any]:
+        key_serde, value_serde = self._serdes(spec)
+        if spec.kind == "window":
+            decoded: Any = (key_serde.deserialize(key[:-8]), _START.unpack(key[-8:])[0])
+        else:
+            decoded = key_serde.deserialize(key)
+        return decoded, value_serde.deserialize(value)
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            self._assign(partitions)
+
+    def _assign(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            sub_id = self._sub_of.get(tp.topic)
+            if sub_id is None or (sub_id, tp.partition) in self.tasks:
+                continue
+            sub = self.topology.subtopologies[sub_id]
+            task = Task(
+                self.topology,
+                sub,
+                tp.partition,
+                self._collect,
+                topic_name=self._topic,
+                default_serdes=self._defaults,
+                on_error=self._on_error,
+                store_writer=self._write_changelog,
+            )
+            self._restore(task)
+            self.tasks[(sub_id, tp.partition)] = task
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            if self.state == "RUNNING" and self._producer is not None:
+                self._commit()
+            for tp in partitions:
+                sub_id = self._sub_of.get(tp.topic)
+                if sub_id is not None:
+                    self.tasks.pop((sub_id, tp.partition), None)
+
+    def _restore(self, task: Task) -> None:
+        """Fill the task's stores from their changelogs before it processes anything."""
+        for name, store in task.stores.items():
+            spec = self.topology.stores[name]
+            if not spec.logged:
+                continue
+            topic = self.changelog_topic(name)
+            reader = Consumer(
+                {
+                    "bootstrap.servers": self.bootstrap_servers,
+                    "group.id": f"{self.application_id}-restore",
+                    "enable.auto.commit": False,
+                }
+            )
+            try:
+                tp = TopicPartition(topic, task.partition)
+                low, high = reader.get_watermark_offsets(tp)
+                if high <= low:
+                    continue
+                reader.assign([TopicPartition(topic, task.partition, low)])
+                position = low
+                while position < high:
+                    for msg in reader.consume(1000, 1.0):
+                        if msg.error() is not None or msg.key() is None:
+                            continue
+                        key, value = self._decode(spec, msg.key() or b"", msg.value())
+                        store.restore(key, value)
+                        position = (msg.offset() or 0) + 1
+            finally:
+                reader.close()
+
+    def _on_error(self, task: Task, exc: Exception) -> None:
+        topic, partition, offset = task.current
+        message = f"{topic}-{partition}@{offset}: {exc}"
+        if self._handler == "log_and_continue":
+            log.warning("skipped a record that cannot be deserialized: %s", message)
+            self.skipped.append(message)
+            return
+        raise StreamsError(f"cannot deserialize the record at {message}") from exc
+
+    # -- interactive queries ---------------------------------------------------------------
+
+    def store(self, name: str) -> ReadOnlyStore:
+        """A read-only view of a state store over every task of this instance."""
+        if name not in self.topology.stores:
+            raise StreamsError(f"no store {name!r}; stores are {sorted(self.topology.stores)}")
+        return ReadOnlyStore(self, name)
+
+
+class ReadOnlyStore:
+    """`get`, `all` and, for window stores, `fetch` over the local tasks' copies."""
+
+    def __init__(self, streams: KafkaStreams, name: str) -> None:
+        self._streams = streams
+        self.name = name
+
+    def _stores(self) -> list[KeyValueStore | WindowStore]:
+        with self._streams._lock:
+            return [
+                t.stores[self.name] for t in self._streams.tasks.values() if self.name in t.stores
+            ]
+
+    def get(self, key: Any) -> Any:
+        for store in self._stores():
+            if isinstance(store, KeyValueStore):
+                value = store.get(key)
+                if value is not None:
+                    return value
+        return None
+
+    def all(self) -> list[tuple[Any, Any]]:
+        out: list[tuple[Any, Any]] = []
+        for store in self._stores():
+            out.extend(store.all())
+        return out
+
+    def fetch(self, key: Any, time_from: int = 0, time_to: int = 2**63 - 1) -> list[Any]:
+        out: list[Any] = []
+        for store in self._stores():
+            if isinstance(store, WindowStore):
+                out.extend(store.fetch(key, time_from, time_to))
+        return sorted(out, key=lambda wv: wv[0].start)
+
+
+def _headers(headers: Any) -> list[tuple[str, bytes | None]]:
+    """A message's headers as (name, bytes) pairs (str values encoded)."""
+    items = headers.items() if isinstance(headers, dict) else headers or ()
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]

@@ -1,0 +1,204 @@
+"""KafkaStreams on the in-kernel cluster: the seed's topology end to end, state restored from
+changelogs after a restart, nothing lost when a broker dies, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kstream_nb import Cluster, Consumer, Producer, TopicPartition
+from kstream_nb.streams import Serdes, StreamsBuilder, TimeWindows
+from kstream_nb.streams.kafka_streams import KafkaStreams, StreamsError
+from tests.threads import no_thread_left_behind  # noqa: F401 -- autouse
+
+CONFIG = {"offsets.topic.num.partitions": 3, "group.initial.rebalance.delay.ms": 0}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with Cluster.start(brokers=3, simulated=True, seed=3, data_dir=tmp_path, config=CONFIG) as c:
+        c.create_topic("orders", partitions=3, replication_factor=3)
+        c.create_topic("customers", partitions=3, replication_factor=3)
+        yield c
+
+
+def app_config(cluster: Cluster, app: str = "order-stream-processor") -> dict[str, Any]:
+    return {
+        "application.id": app,
+        "bootstrap.servers": cluster.bootstrap_servers,
+        "default.key.serde": Serdes.String(),
+        "default.value.serde": Serdes.Json(),
+    }
+
+
+def produce(cluster: Cluster, topic: str, rows: list[tuple[str, Any]], after_ms: int = 0) -> None:
+    """Rows 1 ms apart, from `after_ms` past the cluster's now (timestamp 0 would mean now)."""
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    start_ms = cluster.now_ms() + after_ms
+    for i, (key, value) in enumerate(rows):
+        producer.produce(topic, json.dumps(value).encode(), key.encode(), timestamp=start_ms + i)
+    assert producer.flush(30) == 0
+
+
+def read_all(cluster: Cluster, topic: str) -> list[tuple[str, Any]]:
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "check"})
+    try:
+        parts = sorted(cluster.core.image.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        out = []
+        for _ in range(20):
+            batch = consumer.consume(1000, 0.5)
+            out.extend(batch)
+            if not batch and out:
+                break
+        rows = [((m.key() or b"").decode(), json.loads(m.value() or b"null")) for m in out]
+        return sorted(rows, key=lambda kv: (kv[0], json.dumps(kv[1], sort_keys=True)))
+    finally:
+        consumer.close()
+
+
+def seed_topology() -> tuple[StreamsBuilder, str, str]:
+    builder = StreamsBuilder()
+    orders = builder.stream("orders")
+    high_value_orders = orders.filter(lambda key, order: order["amount"] > 1000)
+    by_customer = orders.group_by(lambda key, order: order["customer_id"]).count("by-customer")
+    customers = builder.table("customers")
+    enriched = orders.join(customers, lambda order, customer: {**order, "name": customer["name"]})
+    per_hour = (
+        orders.group_by_key().windowed_by(TimeWindows.of_size_with_no_grace("1h")).count("per-hour")
+    )
+    high_value_orders.to("high-value-orders")
+    enriched.to("enriched-orders")
+    assert by_customer.store_name == "by-customer"
+    assert per_hour.store_name == "per-hour"
+    return builder, "by-customer", "per-hour"
+
+
+ORDERS = [
+    ("CUST-1", {"order_id": "ORD-1", "customer_id": "CUST-1", "amount": 99.99}),
+    ("CUST-2", {"order_id": "ORD-2", "customer_id": "CUST-2", "amount": 1500.0}),
+    ("CUST-1", {"order_id": "ORD-3", "customer_id": "CUST-1", "amount": 42.0}),
+    ("CUST-3", {"order_id": "ORD-4", "customer_id": "CUST-3", "amount": 2500.0}),
+]
+
+
+def test_the_seed_topology_runs_on_the_cluster(cluster: Cluster) -> None:
+    for topic in ("high-value-orders", "enriched-orders"):
+        cluster.create_topic(topic, partitions=3, replication_factor=3)
+    produce(cluster, "customers", [("CUST-1", {"name": "Ada"}), ("CUST-2", {"name": "Grace"})])
+    produce(cluster, "orders", ORDERS, after_ms=1_000)
+    builder, by_customer, per_hour = seed_topology()
+    with KafkaStreams(builder.build(), app_config(cluster)) as streams:
+        streams.run(count=2 + 4 + 4)  # customers, orders, repartitioned orders
+        assert streams.state == "RUNNING"
+        assert dict(streams.store(by_customer).all()) == {"CUST-1": 2, "CUST-2": 1, "CUST-3": 1}
+        assert streams.store(by_customer).get("CUST-1") == 2
+        assert [n for _, n in streams.store(per_hour).fetch("CUST-1")] == [2]
+    assert streams.state == "NOT_RUNNING"
+    assert [k for k, _ in read_all(cluster, "high-value-orders")] == ["CUST-2", "CUST-3"]
+    enriched = read_all(cluster, "enriched-orders")
+    assert [(k, v["name"]) for k, v in enriched] == [
+        ("CUST-1", "Ada"),
+        ("CUST-1", "Ada"),
+        ("CUST-2", "Grace"),
+    ]
+    topics = set(cluster.topics())
+    assert "order-stream-processor-by-customer-changelog" in topics
+    assert any(t.endswith("-repartition") for t in topics)
+
+
+def count_topology() -> StreamsBuilder:
+    builder = StreamsBuilder()
+    builder.stream("orders").group_by(lambda k, o: o["customer_id"]).count("counts")
+    return builder
+
+
+def test_a_restarted_application_restores_its_counts_from_the_changelog(cluster: Cluster) -> None:
+    produce(cluster, "orders", ORDERS)
+    with KafkaStreams(count_topology().build(), app_config(cluster, "counter")) as first:
+        first.run(count=8)
+        before = dict(first.store("counts").all())
+    assert before == {"CUST-1": 2, "CUST-2": 1, "CUST-3": 1}
+    produce(cluster, "orders", ORDERS[:2], after_ms=10)
+    with KafkaStreams(count_topology().build(), app_config(cluster, "counter")) as second:
+        second.run(count=4)
+        after = dict(second.store("counts").all())
+    assert after == {"CUST-1": 3, "CUST-2": 2, "CUST-3": 1}  # restored, then continued
+
+
+def test_no_count_is_lost_when_a_broker_dies(cluster: Cluster) -> None:
+    rows = [(f"C{i % 5}", {"customer_id": f"C{i % 5}", "amount": i}) for i in range(60)]
+    produce(cluster, "orders", rows[:30])
+    with KafkaStreams(count_topology().build(), app_config(cluster, "survivor")) as streams:
+        streams.run(count=60)
+        cluster.kill_broker(2)
+        produce(cluster, "orders", rows[30:], after_ms=100)
+        streams.run(count=60, timeout=60)
+        counts = dict(streams.store("counts").all())
+    assert sum(counts.values()) >= 60  # at least once: nothing lost
+    assert all(counts[f"C{i}"] >= 12 for i in range(5))
+
+
+def test_bad_configurations_fail_clearly(cluster: Cluster) -> None:
+    topology = count_topology().build()
+    with pytest.raises(StreamsError, match="exactly_once_v2 needs transactions"):
+        KafkaStreams(topology, {**app_config(cluster), "processing.guarantee": "exactly_once_v2"})
+    with pytest.raises(StreamsError, match=r"application\.id is required"):
+        KafkaStreams(topology, {"bootstrap.servers": cluster.bootstrap_servers})
+    with pytest.raises(StreamsError, match="unknown streams config"):
+        KafkaStreams(topology, {**app_config(cluster), "cache.max.bites": 1})
+    with pytest.raises(StreamsError, match="use run"):
+        KafkaStreams(topology, app_config(cluster)).start()
+    builder = StreamsBuilder()
+    builder.stream("nope").to("out")
+    with pytest.raises(StreamsError, match="do not exist"):
+        KafkaStreams(builder.build(), app_config(cluster)).run(count=1, timeout=1)
+    cluster.create_topic("narrow", partitions=2, replication_factor=1)
+    builder = StreamsBuilder()
+    builder.stream("orders").join(builder.table("narrow"), lambda a, b: a).to("out")
+    with pytest.raises(StreamsError, match="co-partitioned"):
+        KafkaStreams(builder.build(), app_config(cluster)).run(count=1, timeout=1)
+
+
+def test_undecodable_records_fail_the_app_or_are_skipped_with_their_position(
+    cluster: Cluster,
+) -> None:
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    producer.produce("orders", b"{broken", b"k", partition=0)
+    producer.produce("orders", b'{"customer_id": "C1"}', b"k", partition=0)
+    producer.flush(10)
+    config = {**app_config(cluster, "strict")}
+    streams = KafkaStreams(count_topology().build(), config)
+    with pytest.raises(StreamsError, match=r"orders-0@0"):
+        streams.run(count=2)
+    streams.close()
+    lenient = {
+        **app_config(cluster, "lenient"),
+        "default.deserialization.exception.handler": "log_and_continue",
+    }
+    with KafkaStreams(count_topology().build(), lenient) as streams:
+        streams.run(count=3)
+        assert streams.skipped[0].startswith("orders-0@0:")
+        assert dict(streams.store("counts").all()) == {"C1": 1}
+
+
+def test_start_runs_in_the_background_on_a_real_time_cluster(tmp_path: Path) -> None:
+    with Cluster.start(brokers=1, data_dir=tmp_path, config=CONFIG) as cluster:
+        cluster.create_topic("orders", partitions=1, replication_factor=1)
+        produce(cluster, "orders", ORDERS)
+        streams = KafkaStreams(count_topology().build(), app_config(cluster, "live"))
+        streams.start()
+        try:
+            deadline = time.monotonic() + 20
+            while dict(streams.store("counts").all()).get("CUST-1") != 2:
+                assert time.monotonic() < deadline, "the counts never arrived"
+                assert streams.state == "RUNNING", streams.error
+                time.sleep(0.05)
+        finally:
+            streams.close()
+        assert streams.state == "NOT_RUNNING"
