@@ -202,3 +202,29 @@ def test_start_runs_in_the_background_on_a_real_time_cluster(tmp_path: Path) -> 
         finally:
             streams.close()
         assert streams.state == "NOT_RUNNING"
+
+
+@pytest.mark.parametrize(("cache_bytes", "expected"), [(10 << 20, [3]), (0, [1, 2, 3])])
+def test_the_record_cache_merges_updates_between_commits(
+    cluster: Cluster, cache_bytes: int, expected: list[int]
+) -> None:
+    cluster.create_topic("counts", partitions=3, replication_factor=3)
+    builder = StreamsBuilder()
+    builder.stream("orders").group_by_key().count("c").to_stream().to(
+        "counts", value_serde=Serdes.Long()
+    )
+    config = {
+        **app_config(cluster, f"cache-{cache_bytes}"),
+        "statestore.cache.max.bytes": cache_bytes,
+    }
+    produce(cluster, "orders", [("C1", {"n": i}) for i in range(3)])
+    with KafkaStreams(builder.build(), config) as streams:
+        streams.run(count=3)
+        assert streams.store("c").get("C1") == 3  # queries see the cache too
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "read"})
+    try:
+        consumer.assign([TopicPartition("counts", p, 0) for p in range(3)])
+        values = [Serdes.Long().deserialize(m.value()) for m in consumer.consume(100, 2.0)]
+    finally:
+        consumer.close()
+    assert values == expected

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kstream_nb.streams.serdes import Serde, Serdes
-from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
+from kstream_nb.streams.stores import StoreSpec
 from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Topology
 from kstream_nb.streams.windows import TimeWindows, Window, Windowed
 
@@ -144,11 +144,9 @@ class _Aggregate(Processor):
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
             return  # Kafka Streams skips records with a null key or value when aggregating
-        store: KeyValueStore = self.task.store(self.store_name)
-        old = store.get(record.key)
+        old = self.task.table_get(self.store_name, record.key)
         new = self.aggregator(record.key, record.value, self.initializer() if old is None else old)
-        store.put(record.key, new)
-        self.forward(record.with_(value=Change(new, old)))
+        self.task.table_put(self, self.store_name, record.key, new, old, record)
 
 
 class _WindowAggregate(Processor):
@@ -167,7 +165,6 @@ class _WindowAggregate(Processor):
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
             return
-        store: WindowStore = self.task.store(self.store_name)
         close_time = self.task.stream_time - self.windows.grace_ms
         for window in self.windows.windows_for(record.timestamp):
             if window.end <= close_time:
@@ -178,14 +175,12 @@ class _WindowAggregate(Processor):
                     self.task.stream_time,
                 )
                 continue
-            old = store.get(record.key, window.start)
+            slot = (record.key, window.start)
+            old = self.task.table_get(self.store_name, slot)
             base = self.initializer() if old is None else old
             new = self.aggregator(record.key, record.value, base)
-            store.put(record.key, window.start, new)
-            out = StreamRecord(
-                Windowed(record.key, window), Change(new, old), record.timestamp, record.headers
-            )
-            self.forward(out)
+            out = StreamRecord(Windowed(record.key, window), None, record.timestamp, record.headers)
+            self.task.table_put(self, self.store_name, slot, new, old, out)
 
 
 class _TableSource(Processor):
@@ -195,10 +190,8 @@ class _TableSource(Processor):
     def process(self, record: StreamRecord) -> None:
         if record.key is None:
             return
-        store: KeyValueStore = self.task.store(self.store_name)
-        old = store.get(record.key)
-        store.put(record.key, record.value)
-        self.forward(record.with_(value=Change(record.value, old)))
+        old = self.task.table_get(self.store_name, record.key)
+        self.task.table_put(self, self.store_name, record.key, record.value, old, record)
 
 
 class _StreamTableJoin(Processor):
@@ -210,7 +203,7 @@ class _StreamTableJoin(Processor):
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
             return  # as in Kafka Streams: such stream records cannot join
-        other = self.task.store(self.store_name).get(record.key)
+        other = self.task.table_get(self.store_name, record.key)
         if other is None and not self.left:
             return
         self.forward(record.with_(value=self.joiner(record.value, other)))

@@ -28,8 +28,9 @@ from kstream_nb.client import Consumer, KafkaError, KafkaException, Producer, To
 from kstream_nb.errors import KStreamNbError
 from kstream_nb.runtime.registry import find_cluster
 from kstream_nb.streams.serdes import Serde, Serdes
-from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
+from kstream_nb.streams.stores import StoreSpec, WindowStore
 from kstream_nb.streams.topology import Node, Task, Topology
+from kstream_nb.streams.windows import Window
 
 __all__ = ["KafkaStreams", "StreamsError"]
 
@@ -46,7 +47,10 @@ _KNOWN = {
     "num.stream.threads",
     "replication.factor",
     "auto.offset.reset",
+    "statestore.cache.max.bytes",
+    "cache.max.bytes.buffering",
 }
+_ENTRY_BYTES = 100  # what one cached table update is taken to weigh
 
 
 class StreamsError(KStreamNbError):
@@ -91,6 +95,14 @@ class KafkaStreams:
         )
         self._replication = int(config.get("replication.factor", -1))
         self._offset_reset = str(config.get("auto.offset.reset", "earliest"))
+        cache_bytes = int(
+            config.get(
+                "statestore.cache.max.bytes", config.get("cache.max.bytes.buffering", 10 << 20)
+            )
+        )
+        self._cache_entries = max(0, cache_bytes // _ENTRY_BYTES)
+        self._commit_interval_ms = int(config.get("commit.interval.ms", 30_000))
+        self._last_commit_ms = 0
         self.state = "CREATED"
         self.tasks: dict[tuple[int, int], Task] = {}
         self.skipped: list[str] = []
@@ -154,7 +166,8 @@ class KafkaStreams:
                     replication_factor=rf,
                     config={"cleanup.policy": "compact"},
                 )
-        self._simulated = cluster.simulated
+        self._cluster = cluster
+        self._last_commit_ms = cluster.now_ms()
         self._producer = Producer(
             {
                 "bootstrap.servers": self.bootstrap_servers,
@@ -212,6 +225,8 @@ class KafkaStreams:
                 break
             if time.monotonic() >= deadline:
                 break
+        with self._lock:
+            self._commit()
         return self.processed - start
 
     def close(self, timeout: float = 10.0) -> None:
@@ -269,8 +284,8 @@ class KafkaStreams:
                     _headers(msg.headers()),
                 )
                 done += 1
-            if done:
-                self.processed += done
+            self.processed += done
+            if done and self._cluster.now_ms() - self._last_commit_ms >= self._commit_interval_ms:
                 self._commit()
         return done
 
@@ -278,6 +293,9 @@ class KafkaStreams:
         """At least once: everything the processed records caused is written, then offsets."""
         if self._producer is None or self._consumer is None:
             return
+        for task in list(self.tasks.values()):
+            task.flush()
+        self._last_commit_ms = self._cluster.now_ms()
         left = self._producer.flush(30)
         if left:
             raise StreamsError(f"{left} output record(s) not acknowledged; offsets not committed")
@@ -377,6 +395,7 @@ class KafkaStreams:
                 default_serdes=self._defaults,
                 on_error=self._on_error,
                 store_writer=self._write_changelog,
+                cache_entries=self._cache_entries,
             )
             self._restore(task)
             self.tasks[(sub_id, tp.partition)] = task
@@ -440,38 +459,50 @@ class KafkaStreams:
 
 
 class ReadOnlyStore:
-    """`get`, `all` and, for window stores, `fetch` over the local tasks' copies."""
+    """`get`, `all` and, for window stores, `fetch` over the local tasks' copies, including
+    updates still in the record cache (as Kafka Streams' interactive queries see them)."""
 
     def __init__(self, streams: KafkaStreams, name: str) -> None:
         self._streams = streams
         self.name = name
 
-    def _stores(self) -> list[KeyValueStore | WindowStore]:
+    def _entries(self) -> dict[Any, Any]:
+        """Every (key or (key, window start)) -> value, cache applied."""
+        entries: dict[Any, Any] = {}
         with self._streams._lock:
-            return [
-                t.stores[self.name] for t in self._streams.tasks.values() if self.name in t.stores
-            ]
+            for task in self._streams.tasks.values():
+                store = task.stores.get(self.name)
+                if store is None:
+                    continue
+                if isinstance(store, WindowStore):
+                    entries.update(((k, w.start), v) for (k, w), v in store.all())
+                else:
+                    entries.update(store.all())
+                entries.update(task.cached(self.name))
+        return {k: v for k, v in entries.items() if v is not None}
+
+    def _window_size(self) -> int:
+        return self._streams.topology.stores[self.name].window_size_ms
 
     def get(self, key: Any) -> Any:
-        for store in self._stores():
-            if isinstance(store, KeyValueStore):
-                value = store.get(key)
-                if value is not None:
-                    return value
-        return None
+        return self._entries().get(key)
 
     def all(self) -> list[tuple[Any, Any]]:
-        out: list[tuple[Any, Any]] = []
-        for store in self._stores():
-            out.extend(store.all())
-        return out
+        entries = self._entries()
+        if self._streams.topology.stores[self.name].kind != "window":
+            return list(entries.items())
+        size = self._window_size()
+        return [((k, Window(start, start + size)), v) for (k, start), v in entries.items()]
 
     def fetch(self, key: Any, time_from: int = 0, time_to: int = 2**63 - 1) -> list[Any]:
-        out: list[Any] = []
-        for store in self._stores():
-            if isinstance(store, WindowStore):
-                out.extend(store.fetch(key, time_from, time_to))
-        return sorted(out, key=lambda wv: wv[0].start)
+        """(window, value) of `key` for windows starting in [time_from, time_to], oldest first."""
+        size = self._window_size()
+        found = [
+            (Window(start, start + size), v)
+            for (k, start), v in self._entries().items()
+            if k == key and time_from <= start <= time_to
+        ]
+        return sorted(found, key=lambda wv: wv[0].start)
 
 
 def _headers(headers: Any) -> list[tuple[str, bytes | None]]:

@@ -55,6 +55,12 @@ class KeyValueStore:
         self.put(key, None)
         return old
 
+    def write(self, key: Any, value: Any) -> None:
+        self.put(key, value)
+
+    def read(self, key: Any) -> Any:
+        return self.get(key)
+
     def restore(self, key: Any, value: Any) -> None:
         """Apply a changelog record (no changelog write of its own)."""
         if value is None:
@@ -95,6 +101,12 @@ class WindowStore:
             self._data[(key, window_start)] = value
         if self._on_write is not None:
             self._on_write((key, window_start), value)
+
+    def write(self, key: tuple[Any, int], value: Any) -> None:
+        self.put(key[0], key[1], value)
+
+    def read(self, key: tuple[Any, int]) -> Any:
+        return self.get(key[0], key[1])
 
     def restore(self, key: tuple[Any, int], value: Any) -> None:
         if value is None:

@@ -166,6 +166,14 @@ class Topology:
         return self.describe()
 
 
+@dataclass(slots=True)
+class _Cached:
+    processor: Processor
+    new: Any
+    old: Any
+    record: StreamRecord
+
+
 Collector = Callable[[str, Any, Any, int, tuple[tuple[str, bytes | None], ...], Node], None]
 
 
@@ -182,6 +190,7 @@ class Task:
         topic_name: Callable[[str], str] = lambda t: t,
         default_serdes: tuple[Serde, Serde] | None = None,
         on_error: Callable[[Task, Exception], None] | None = None,
+        cache_entries: int = 0,
     ) -> None:
         self.id = (sub.id, partition)
         self.sub = sub
@@ -189,6 +198,8 @@ class Task:
         self.collector = collector
         self.topic_name = topic_name
         self.default_serdes = default_serdes
+        self.cache_entries = cache_entries
+        self._cache: dict[tuple[str, Any], _Cached] = {}
         self.on_error = on_error
         self.stream_time = -1
         self.dropped_late = 0
@@ -230,6 +241,42 @@ class Task:
         self.stream_time = max(self.stream_time, timestamp)
         source.process(StreamRecord(key, value, timestamp, tuple(headers)))
         self.processed += 1
+
+    # -- table updates, through the record cache ----------------------------------------------
+
+    def table_get(self, store: str, key: Any) -> Any:
+        """A table's current value for `key` (the cache's, if the key waits there)."""
+        cached = self._cache.get((store, key))
+        return cached.new if cached is not None else self.stores[store].read(key)
+
+    def table_put(
+        self, processor: Processor, store: str, key: Any, new: Any, old: Any, record: StreamRecord
+    ) -> None:
+        """Write a table update and forward `Change(new, old)`, now or, with a record cache,
+        at the next flush: updates of one key in between are merged into one, as in Kafka
+        Streams with `statestore.cache.max.bytes` > 0."""
+        if self.cache_entries <= 0:
+            self.stores[store].write(key, new)
+            processor.forward(record.with_(value=Change(new, old)))
+            return
+        slot = (store, key)
+        previous = self._cache.pop(slot, None)
+        first_old = previous.old if previous is not None else old
+        self._cache[slot] = _Cached(processor, new, first_old, record)
+        if len(self._cache) > self.cache_entries:
+            self.flush()
+
+    def cached(self, store: str) -> dict[Any, Any]:
+        """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
+        return {key: c.new for (name, key), c in self._cache.items() if name == store}
+
+    def flush(self) -> None:
+        """Write every cached update to its store (and changelog) and forward it."""
+        while self._cache:
+            entries, self._cache = self._cache, {}
+            for (store, key), cached in entries.items():
+                self.stores[store].write(key, cached.new)
+                cached.processor.forward(cached.record.with_(value=Change(cached.new, cached.old)))
 
     def send(self, topic: str, record: StreamRecord, node: Node) -> None:
         self.collector(topic, record.key, record.value, record.timestamp, record.headers, node)
