@@ -63,6 +63,12 @@ def test_sql_benchmark_runs_in_quick_mode() -> None:
     assert "Consumer loop (Python)" in out
 
 
+def test_streams_benchmark_runs_in_quick_mode() -> None:
+    out = run_script("bench/bench_streams.py", "--quick", timeout=300)
+    assert "KafkaStreams, end to end" in out
+    assert "group_by_dynamic" in out
+
+
 def test_every_python_example_in_the_readme_runs(tmp_path: Path) -> None:
     import re
 

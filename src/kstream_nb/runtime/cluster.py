@@ -15,6 +15,7 @@ thread; in simulated time nothing runs between calls, and `advance` moves the cl
 
 from __future__ import annotations
 
+import functools
 import html
 import random
 import shutil
@@ -82,6 +83,25 @@ def tail_records(
         found.extend((index, r) for r in records[-n:])
     found.sort(key=lambda item: (item[1].timestamp, item[1].offset), reverse=True)
     return found[:n]
+
+
+class _Answers:
+    """Collects the answers to produce requests sent together; `done` when all are in."""
+
+    def __init__(self, expected: list[int]) -> None:
+        self.expected = list(expected)
+        self.results: dict[int, ProduceResult] = {}
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def callback(self, index: int) -> Callable[[ProduceResult], None]:
+        def answer(result: ProduceResult) -> None:
+            with self._lock:
+                self.results[index] = result
+                if len(self.results) == len(self.expected):
+                    self.done.set()
+
+        return answer
 
 
 class ProduceError(KafkaApiError):
@@ -487,6 +507,56 @@ class Cluster:
             what=f"the answer to a produce to {topic}-{partition}",
         )
         return results[0]
+
+    def produce_batches(
+        self,
+        batches: list[tuple[str, int, bytes]],
+        *,
+        acks: str | int = "all",
+        timeout: str | int = "30s",
+    ) -> list[ProduceResult]:
+        """Send record batches to their partitions' leaders at once and wait for every answer.
+
+        Batches whose partition's leader is moving are sent again (every 100 ms, within
+        `timeout`), as a client retries; the results are in the order of `batches`.
+        """
+        ack = _ACKS.get(str(acks))
+        if ack is None:
+            raise KafkaApiError(
+                f"acks must be all, -1, 1 or 0; got {acks!r}", code=ErrorCode.INVALID_REQUIRED_ACKS
+            )
+        timeout_ms = parse_duration_ms(timeout)
+        deadline = self.now_ms() + timeout_ms
+        results: dict[int, ProduceResult] = {}
+        pending = list(range(len(batches)))
+        while pending:
+            answers = _Answers(pending)
+            self._call(functools.partial(self._send_batches, batches, answers, ack, deadline))
+            if self.simulated:
+                self.wait_until(answers.done.is_set, timeout=timeout_ms + 1000, what="answers")
+            elif not answers.done.wait(timeout_ms / 1000 + 1):
+                raise TimeoutError(f"no answer to {len(pending)} produce request(s) in {timeout}")
+            results.update(answers.results)
+            pending = [i for i in pending if results[i].error in _LEADER_MOVING]
+            if pending:
+                if self.now_ms() + 100 >= deadline:
+                    break
+                self._pause(100)
+        return [results[i] for i in range(len(batches))]
+
+    def _send_batches(
+        self, batches: list[tuple[str, int, bytes]], answers: _Answers, ack: int, deadline: int
+    ) -> None:
+        for i in answers.expected:
+            topic, partition, data = batches[i]
+            self.core.produce(
+                topic,
+                partition,
+                data,
+                acks=ack,
+                timeout_ms=max(1, deadline - self.now_ms()),
+                callback=answers.callback(i),
+            )
 
     def read(
         self, topic: str, partition: int = 0, offset: int = 0, max_bytes: int = 1 << 20

@@ -24,9 +24,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from kstream_nb.client import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from kstream_nb.client import Consumer, KafkaError, KafkaException, TopicPartition
 from kstream_nb.errors import KStreamNbError
 from kstream_nb.runtime.registry import find_cluster
+from kstream_nb.streams.collector import RecordCollector
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import StoreSpec, WindowStore
 from kstream_nb.streams.topology import Node, Task, Topology
@@ -108,7 +109,7 @@ class KafkaStreams:
         self.skipped: list[str] = []
         self.processed = 0
         self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
+        self._producer: RecordCollector | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.RLock()
@@ -168,13 +169,7 @@ class KafkaStreams:
                 )
         self._cluster = cluster
         self._last_commit_ms = cluster.now_ms()
-        self._producer = Producer(
-            {
-                "bootstrap.servers": self.bootstrap_servers,
-                "partitioner": "murmur2_random",
-                "linger.ms": 5,
-            }
-        )
+        self._producer = RecordCollector(cluster)
         self._consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap_servers,
@@ -241,9 +236,7 @@ class KafkaStreams:
                     self._commit()
                 self._consumer.close()
                 self._consumer = None
-            if self._producer is not None:
-                self._producer.flush(timeout)
-                self._producer = None
+            self._producer = None
         self.tasks.clear()
         if self.state != "ERROR":
             self.state = "NOT_RUNNING"
@@ -287,6 +280,8 @@ class KafkaStreams:
             self.processed += done
             if done and self._cluster.now_ms() - self._last_commit_ms >= self._commit_interval_ms:
                 self._commit()
+            elif done and self._producer is not None:
+                self._producer.flush()  # as a producer's linger: downstream tasks see them soon
         return done
 
     def _commit(self) -> None:
@@ -296,9 +291,7 @@ class KafkaStreams:
         for task in list(self.tasks.values()):
             task.flush()
         self._last_commit_ms = self._cluster.now_ms()
-        left = self._producer.flush(30)
-        if left:
-            raise StreamsError(f"{left} output record(s) not acknowledged; offsets not committed")
+        self._producer.flush()
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
@@ -328,19 +321,7 @@ class KafkaStreams:
         partition: int | None,
     ) -> None:
         assert self._producer is not None
-        while True:
-            try:
-                self._producer.produce(
-                    topic,
-                    value,
-                    key,
-                    partition=-1 if partition is None else partition,
-                    timestamp=max(timestamp, 0),
-                    headers=headers,
-                )
-                return
-            except BufferError:
-                self._producer.poll(0.1)
+        self._producer.send(topic, key, value, timestamp, headers, partition)
 
     def _write_changelog(self, task: Task, store: str, key: Any, value: Any) -> None:
         spec = self.topology.stores[store]

@@ -1,0 +1,106 @@
+"""`RecordCollector`: what tasks write (sinks, repartition topics, changelogs), as record batches.
+
+Kafka Streams hands its outputs to a producer that batches them; here the collector builds the
+batches itself (one per topic-partition) and writes them all at once at each commit, or when
+`max_records` wait, with acks=all. Keys are partitioned as Kafka Streams' producer does
+(murmur2, the Java client's default), memoized per key.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from kstream_nb.client.partitioner import murmur2
+from kstream_nb.errors import ErrorCode, KStreamNbError
+from kstream_nb.log import BatchBuilder
+from kstream_nb.runtime.cluster import Cluster
+
+__all__ = ["RecordCollector"]
+
+_NO_HEADERS: list[tuple[str, bytes | None]] = []
+
+
+class RecordCollector:
+    """Batches per (topic, partition), written by `flush()`; not thread-safe (one per app)."""
+
+    def __init__(
+        self, cluster: Cluster, max_records: int = 200_000, batch_records: int = 2000
+    ) -> None:
+        self._cluster = cluster
+        self.max_records = max_records
+        self.batch_records = batch_records
+        self._open: dict[tuple[str, int], BatchBuilder] = {}
+        self._full: list[tuple[str, int, bytes]] = []
+        self._partitions: dict[str, int] = {}
+        self._by_key: dict[tuple[bytes, int], int] = {}
+        self._round_robin = itertools.count()
+        self.pending = 0
+        self.sent = 0
+
+    def _count(self, topic: str) -> int:
+        count = self._partitions.get(topic)
+        if count is None:
+            core = self._cluster.core
+            image = self._cluster.call(lambda: core.image)
+            if topic not in image.topics:
+                raise KStreamNbError(
+                    f"the topology writes to {topic!r}, which does not exist; create it first"
+                )
+            count = len(image.topics[topic].partitions)
+            self._partitions[topic] = count
+        return count
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int,
+        headers: Any = (),
+        partition: int | None = None,
+    ) -> None:
+        if partition is None:
+            count = self._count(topic)
+            if key is None:
+                partition = next(self._round_robin) % count
+            else:
+                slot = (key, count)
+                partition = self._by_key.get(slot)
+                if partition is None:
+                    partition = murmur2(key, count)
+                    if len(self._by_key) < 1_000_000:
+                        self._by_key[slot] = partition
+        builder = self._open.get((topic, partition))
+        if builder is None:
+            builder = self._open[(topic, partition)] = BatchBuilder()
+        if headers:
+            builder.append(key, value, max(timestamp, 0), headers)
+        else:
+            builder.append_fast(key, value, max(timestamp, 0), _NO_HEADERS)
+        if len(builder) >= self.batch_records:
+            self._full.append((topic, partition, builder.build()))
+            del self._open[(topic, partition)]
+        self.pending += 1
+        if self.pending >= self.max_records:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every batch and wait until all are acknowledged by every in-sync replica."""
+        batches = self._full + [(t, p, b.build()) for (t, p), b in self._open.items()]
+        self._full, self._open = [], {}
+        if not batches:
+            return
+        results = self._cluster.produce_batches(batches, acks="all", timeout="60s")
+        failed = [
+            f"{topic}-{partition}: {result.error.name}"
+            for (topic, partition, _), result in zip(batches, results, strict=True)
+            if result.error != ErrorCode.NONE
+        ]
+        if failed:
+            raise KStreamNbError(
+                f"writing the topology's output failed ({'; '.join(failed)}); the input offsets "
+                "were not committed, so those records will be processed again"
+            )
+        self.sent += self.pending
+        self.pending = 0
