@@ -256,3 +256,18 @@ def test_bad_input_fails_or_is_logged_and_skipped_with_its_position() -> None:
             + driver.skipped[0].split(": ", 2)[2]
         ]
         assert driver.create_output_topic("out").get_queue_size() == 1
+
+
+def test_a_timestamp_extractor_gives_event_time_from_the_value() -> None:
+    builder = StreamsBuilder()
+    table = (
+        builder.stream("orders", timestamp_extractor=lambda order, ts: order["created_ms"])
+        .group_by_key()
+        .windowed_by(TimeWindows.of_size_with_no_grace(HOUR))
+        .count()
+    )
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        orders = driver.create_input_topic("orders", Serdes.String(), Serdes.Json())
+        orders.pipe_input("C1", {"created_ms": 2 * HOUR + 5}, timestamp=0)
+        orders.pipe_input("C1", {"created_ms": 2 * HOUR + 9}, timestamp=HOUR * 50)
+        assert driver.store(table.store_name).fetch("C1") == [(Window(2 * HOUR, 3 * HOUR), 2)]

@@ -77,9 +77,15 @@ def _value_fn(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
 
 
 class _Source(Processor):
-    def __init__(self, key_serde: Serde | None, value_serde: Serde | None) -> None:
+    def __init__(
+        self,
+        key_serde: Serde | None,
+        value_serde: Serde | None,
+        timestamp_extractor: Callable[[Any, int], int] | None = None,
+    ) -> None:
         self.key_serde = key_serde
         self.value_serde = value_serde
+        self.extractor = timestamp_extractor
 
     def process(self, record: StreamRecord) -> None:
         defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
@@ -87,11 +93,16 @@ class _Source(Processor):
             key = (self.key_serde or defaults[0]).deserialize(record.key)
             value = (self.value_serde or defaults[1]).deserialize(record.value)
         except Exception as exc:
-            if self.task.on_error is None:
-                raise
-            self.task.on_error(self.task, exc)
+            self.task.report(exc)
             return
-        self.forward(record.with_(key=key, value=value))
+        timestamp = record.timestamp
+        if self.extractor is not None:
+            timestamp = int(self.extractor(value, record.timestamp))
+            if timestamp < 0:  # Kafka Streams skips records with a negative timestamp
+                self.task.report(ValueError(f"negative timestamp {timestamp}"))
+                return
+        self.task.stream_time = max(self.task.stream_time, timestamp)
+        self.forward(StreamRecord(key, value, timestamp, record.headers))
 
 
 class _Step(Processor):
@@ -291,11 +302,12 @@ class StreamsBuilder:
         *,
         internal: bool = False,
         name: str | None = None,
+        timestamp_extractor: Callable[[Any, int], int] | None = None,
     ) -> Node:
         node = Node(
             name or self._name("KSTREAM-SOURCE"),
             "source",
-            lambda: _Source(key_serde, value_serde),
+            lambda: _Source(key_serde, value_serde, timestamp_extractor),
             topics=topics,
             key_serde=key_serde,
             value_serde=value_serde,
@@ -308,12 +320,20 @@ class StreamsBuilder:
         topics: str | Iterable[str],
         key_serde: Serde | None = None,
         value_serde: Serde | None = None,
+        timestamp_extractor: Callable[[Any, int], int] | None = None,
     ) -> KStream:
-        """A stream of the records of `topics` (one name or several)."""
+        """A stream of the records of `topics` (one name or several).
+
+        `timestamp_extractor(value, record_timestamp)` gives a record's event time (default:
+        the record's timestamp), e.g. `lambda order, ts: order["created_ms"]`.
+        """
         names = (topics,) if isinstance(topics, str) else tuple(topics)
         if not names:
             raise ValueError("stream() needs at least one topic")
-        return KStream(self, self._source(names, key_serde, value_serde))
+        source = self._source(
+            names, key_serde, value_serde, timestamp_extractor=timestamp_extractor
+        )
+        return KStream(self, source)
 
     def table(
         self,

@@ -226,6 +226,12 @@ class Task:
     def store(self, name: str) -> Any:
         return self.stores[name]
 
+    def report(self, exc: Exception) -> None:
+        """A record that cannot be processed: the handler decides (raise without one)."""
+        if self.on_error is None:
+            raise exc
+        self.on_error(self, exc)
+
     def process(
         self,
         topic: str,
@@ -238,7 +244,6 @@ class Task:
         """Run one record (still bytes) from `topic` through the sub-topology."""
         source = self._sources[topic]
         self.current = (topic, self.partition, offset)
-        self.stream_time = max(self.stream_time, timestamp)
         source.process(StreamRecord(key, value, timestamp, tuple(headers)))
         self.processed += 1
 
