@@ -271,3 +271,67 @@ def test_a_timestamp_extractor_gives_event_time_from_the_value() -> None:
         orders.pipe_input("C1", {"created_ms": 2 * HOUR + 5}, timestamp=0)
         orders.pipe_input("C1", {"created_ms": 2 * HOUR + 9}, timestamp=HOUR * 50)
         assert driver.store(table.store_name).fetch("C1") == [(Window(2 * HOUR, 3 * HOUR), 2)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("join", [["a", "x"]]),
+        ("left_join", [["a", "x"], ["b", None]]),
+        ("outer_join", [["a", "x"], ["b", None], [None, "y"]]),
+    ],
+)
+def test_stream_stream_joins_within_a_window(kind: str, expected: list[list[Any]]) -> None:
+    # Kafka Streams 3.x: a record with no partner is emitted with null only after its window
+    # (here 10 s, no grace) has closed, never before a late match.
+    from kstream_nb.streams import JoinWindows
+
+    builder = StreamsBuilder()
+    left, right = builder.stream("left"), builder.stream("right")
+    windows = JoinWindows.of_time_difference_with_no_grace("10s")
+    getattr(left, kind)(right, lambda a, b: [a, b], windows).to("joined")
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        lefts = driver.create_input_topic("left", Serdes.String(), Serdes.Json())
+        rights = driver.create_input_topic("right", Serdes.String(), Serdes.Json())
+        lefts.pipe_input("A", "a", timestamp=0)
+        rights.pipe_input("A", "x", timestamp=5_000)  # within 10 s of "a"
+        lefts.pipe_input("A", "b", timestamp=30_000)
+        rights.pipe_input("A", "y", timestamp=50_000)  # 20 s after "b": no match; b's window closed
+        lefts.pipe_input("A", "c", timestamp=70_000)  # y's window closed
+        out = driver.create_output_topic("joined", Serdes.String(), Serdes.Json())
+        records = out.read_records_to_list()
+        assert [v for _, v, _ in records] == expected
+        assert records[0][2] == 5_000  # a join result carries the later of the two timestamps
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("join", [[1, 10], None]),
+        ("left_join", [[1, None], [1, 10], None]),
+        ("outer_join", [[1, None], [1, 10], [None, 10], None]),
+    ],
+)
+def test_table_table_joins(kind: str, expected: list[Any]) -> None:
+    builder = StreamsBuilder()
+    left, right = builder.table("left"), builder.table("right")
+    getattr(left, kind)(right, lambda a, b: [a, b]).to_stream().to("joined")
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        lefts = driver.create_input_topic("left", Serdes.String(), Serdes.Json())
+        rights = driver.create_input_topic("right", Serdes.String(), Serdes.Json())
+        lefts.pipe_input("k", 1)
+        rights.pipe_input("k", 10)
+        lefts.pipe_input("k", None)  # the left row is deleted
+        rights.pipe_input("k", None)
+        out = driver.create_output_topic("joined", Serdes.String(), Serdes.Json())
+        assert out.read_values_to_list() == expected
+
+
+def test_joins_need_windows_and_stores() -> None:
+    builder = StreamsBuilder()
+    stream = builder.stream("s")
+    with pytest.raises(ValueError, match="JoinWindows"):
+        stream.join(builder.stream("t"), lambda a, b: a)
+    derived = builder.table("t").filter(lambda k, v: True)
+    with pytest.raises(ValueError, match="need a store"):
+        derived.join(builder.table("u"), lambda a, b: a)

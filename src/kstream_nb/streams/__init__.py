@@ -18,9 +18,10 @@ from kstream_nb.streams.kafka_streams import KafkaStreams, ReadOnlyStore, Stream
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import KeyValueStore, WindowStore
 from kstream_nb.streams.topology import Topology
-from kstream_nb.streams.windows import TimeWindows, Window, Windowed
+from kstream_nb.streams.windows import JoinWindows, TimeWindows, Window, Windowed
 
 __all__ = [
+    "JoinWindows",
     "KGroupedStream",
     "KStream",
     "KTable",

@@ -27,7 +27,7 @@ from typing import Any
 
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import StoreSpec
-from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Topology
+from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Task, Topology
 from kstream_nb.streams.windows import TimeWindows, Window, Windowed
 
 __all__ = [
@@ -218,6 +218,122 @@ class _StreamTableJoin(Processor):
         if other is None and not self.left:
             return
         self.forward(record.with_(value=self.joiner(record.value, other)))
+
+
+class _StreamStreamJoin(Processor):
+    """One side of a windowed stream-stream join (Kafka Streams 3.x semantics).
+
+    Each record is kept for the window's span; it joins every record of the other side with the
+    same key whose timestamp is within the window. For left and outer joins, a record that
+    found no partner is emitted with None only once its window has closed (end + grace), so no
+    spurious (value, None) result precedes a match.
+    """
+
+    def __init__(
+        self,
+        side: int,
+        store: str,
+        windows: Any,
+        joiner: Callable[[Any, Any], Any],
+        outer: tuple[bool, bool],
+    ) -> None:
+        self.side = side
+        self.store = store
+        self.spec = (windows, joiner, outer)
+
+    def init(self, task: Task, children: list[Processor]) -> None:
+        super().init(task, children)
+        found = task.shared.get(self.store)
+        if found is None:
+            found = task.shared[self.store] = _JoinState(*self.spec)
+        self.state: _JoinState = found
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None or record.value is None:
+            return
+        state = self.state
+        w = state.windows
+        if self.side == 0:
+            lo, hi = record.timestamp - w.before_ms, record.timestamp + w.after_ms
+        else:
+            lo, hi = record.timestamp - w.after_ms, record.timestamp + w.before_ms
+        mine, other = state.buffers[self.side], state.buffers[1 - self.side]
+        entry = [record.timestamp, record.value, False]
+        mine.setdefault(record.key, []).append(entry)
+        for partner in other.get(record.key, []):
+            if lo <= partner[0] <= hi:
+                partner[2] = entry[2] = True
+                left, right = (
+                    (record.value, partner[1]) if self.side == 0 else (partner[1], record.value)
+                )
+                out_ts = max(record.timestamp, partner[0])
+                self.forward(
+                    StreamRecord(record.key, state.joiner(left, right), out_ts, record.headers)
+                )
+        state.expire(self, self.task.stream_time)
+
+
+class _JoinState:
+    """Both sides' buffers of a stream-stream join, shared by its two processors in a task."""
+
+    def __init__(
+        self, windows: Any, joiner: Callable[[Any, Any], Any], outer: tuple[bool, bool]
+    ) -> None:
+        self.windows = windows
+        self.joiner = joiner
+        self.outer = outer  # (emit unmatched left, emit unmatched right)
+        self.buffers: tuple[dict[Any, list[list[Any]]], dict[Any, list[list[Any]]]] = ({}, {})
+
+    def expire(self, processor: Processor, stream_time: int) -> None:
+        """Drop records whose window closed; emit the unmatched ones of outer sides."""
+        w = self.windows
+        for side in (0, 1):
+            span = (w.after_ms if side == 0 else w.before_ms) + w.grace_ms
+            for key, entries in list(self.buffers[side].items()):
+                keep = []
+                for entry in entries:
+                    if entry[0] + span < stream_time:
+                        if self.outer[side] and not entry[2]:
+                            pair = (entry[1], None) if side == 0 else (None, entry[1])
+                            processor.forward(StreamRecord(key, self.joiner(*pair), entry[0]))
+                    else:
+                        keep.append(entry)
+                if keep:
+                    self.buffers[side][key] = keep
+                else:
+                    del self.buffers[side][key]
+
+
+class _TableTableJoin(Processor):
+    """One side of a KTable-KTable join: recompute the joined row for the updated key."""
+
+    def __init__(
+        self, side: int, stores: tuple[str, str], joiner: Callable[[Any, Any], Any], mode: str
+    ) -> None:
+        self.side = side
+        self.stores = stores
+        self.joiner = joiner
+        self.mode = mode
+
+    def _join(self, left: Any, right: Any) -> Any:
+        if self.mode == "inner" and (left is None or right is None):
+            return None
+        if self.mode == "left" and left is None:
+            return None
+        if left is None and right is None:
+            return None
+        return self.joiner(left, right)
+
+    def process(self, record: StreamRecord) -> None:
+        change: Change = record.value
+        other = self.task.table_get(self.stores[1 - self.side], record.key)
+        if self.side == 0:
+            new, old = self._join(change.new, other), self._join(change.old, other)
+        else:
+            new, old = self._join(other, change.new), self._join(other, change.old)
+        if new is None and old is None:
+            return
+        self.forward(record.with_(value=Change(new, old)))
 
 
 class _Suppress(Processor):
@@ -499,13 +615,61 @@ class KStream:
         )
         return KGroupedStream(keyed, key_serde, value_serde, True)
 
-    def join(self, table: KTable, joiner: Callable[[Any, Any], Any]) -> KStream:
-        """Each record joined with the table's current value for its key; no match, no output."""
-        return self._join(table, joiner, left=False)
+    def join(
+        self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None
+    ) -> KStream:
+        """With a table: each record joined with the table's current value for its key (no
+        match, no output). With a stream: records of both sides with the same key whose
+        timestamps are within `windows` (`JoinWindows`)."""
+        if isinstance(other, KStream):
+            return self._windowed_join(other, joiner, windows, (False, False))
+        return self._join(other, joiner, left=False)
 
-    def left_join(self, table: KTable, joiner: Callable[[Any, Any], Any]) -> KStream:
-        """Like `join`, but a record without a match is joined with None."""
-        return self._join(table, joiner, left=True)
+    def left_join(
+        self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None
+    ) -> KStream:
+        """Like `join`, but a left record without a match is joined with None (for streams,
+        once its window has closed)."""
+        if isinstance(other, KStream):
+            return self._windowed_join(other, joiner, windows, (True, False))
+        return self._join(other, joiner, left=True)
+
+    def outer_join(
+        self, other: KStream, joiner: Callable[[Any, Any], Any], windows: Any
+    ) -> KStream:
+        """Both sides' records without a match are joined with None once their window closes."""
+        return self._windowed_join(other, joiner, windows, (True, True))
+
+    def _windowed_join(
+        self,
+        other: KStream,
+        joiner: Callable[[Any, Any], Any],
+        windows: Any,
+        outer: tuple[bool, bool],
+    ) -> KStream:
+        if windows is None:
+            raise ValueError(
+                "a stream-stream join needs JoinWindows, e.g. "
+                "JoinWindows.of_time_difference_with_no_grace('5min')"
+            )
+        b = self._b
+        store = f"KSTREAM-JOINSTATE-{next(b._counter):010d}-store"
+        b._stores[store] = StoreSpec(store, "kv", logged=False)
+
+        def side(i: int) -> Callable[[], Processor]:
+            return lambda: _StreamStreamJoin(i, store, windows, joiner, outer)
+
+        this = b._add(
+            Node(b._name("KSTREAM-JOINTHIS"), "processor", side(0), stores=(store,)), self._node
+        )
+        that = b._add(
+            Node(b._name("KSTREAM-JOINOTHER"), "processor", side(1), stores=(store,)), other._node
+        )
+        merged = b._add(
+            Node(b._name("KSTREAM-MERGE"), "processor", lambda: _Step(lambda r: [r])), this
+        )
+        that.add_child(merged)
+        return KStream(b, merged)
 
     def _join(self, table: KTable, joiner: Callable[[Any, Any], Any], left: bool) -> KStream:
         if table._store is None:
@@ -720,6 +884,48 @@ class KTable:
             return [r.with_(value=Change(new, old))]
 
         return self._derive("KTABLE-MAPVALUES", step)
+
+    def join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
+        """A table of joiner(left, right) for keys in both tables (Kafka's KTable-KTable join)."""
+        return self._table_join(other, joiner, "inner")
+
+    def left_join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
+        return self._table_join(other, joiner, "left")
+
+    def outer_join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
+        return self._table_join(other, joiner, "outer")
+
+    def _table_join(self, other: KTable, joiner: Callable[[Any, Any], Any], mode: str) -> KTable:
+        if self._store is None or other._store is None:
+            raise ValueError(
+                "both tables of a join need a store: join tables read with builder.table() or "
+                "made by an aggregation"
+            )
+        stores = (self._store, other._store)
+        b = self._b
+        this = b._add(
+            Node(
+                b._name("KTABLE-JOINTHIS"),
+                "processor",
+                lambda: _TableTableJoin(0, stores, joiner, mode),
+                stores=stores,
+            ),
+            self._node,
+        )
+        that = b._add(
+            Node(
+                b._name("KTABLE-JOINOTHER"),
+                "processor",
+                lambda: _TableTableJoin(1, stores, joiner, mode),
+                stores=stores,
+            ),
+            other._node,
+        )
+        merged = b._add(
+            Node(b._name("KTABLE-MERGE"), "processor", lambda: _Step(lambda r: [r])), this
+        )
+        that.add_child(merged)
+        return KTable(b, merged, None)
 
     def to_stream(self) -> KStream:
         """Each update as a record (a deletion as a null value)."""

@@ -205,6 +205,7 @@ class Task:
         self.dropped_late = 0
         self.processed = 0
         self.stores: dict[str, KeyValueStore | WindowStore] = {}
+        self.shared: dict[str, Any] = {}  # state processors of one task share (join buffers)
         for name in sub.stores:
             spec = topology.stores[name]
             on_write = None

@@ -13,7 +13,7 @@ from typing import Any
 
 from kstream_nb.clock import parse_duration_ms
 
-__all__ = ["TimeWindows", "Window", "Windowed"]
+__all__ = ["JoinWindows", "TimeWindows", "Window", "Windowed"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -80,3 +80,28 @@ class TimeWindows:
             found.append(Window(start, start + self.size_ms))
             start += self.advance_ms
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class JoinWindows:
+    """How far apart two records' timestamps may be to join (before/after the left record)."""
+
+    before_ms: int
+    after_ms: int
+    grace_ms: int
+
+    @classmethod
+    def of_time_difference_with_no_grace(cls, difference: str | int) -> JoinWindows:
+        ms = _ms(difference)
+        return cls(ms, ms, 0)
+
+    @classmethod
+    def of_time_difference_and_grace(cls, difference: str | int, grace: str | int) -> JoinWindows:
+        ms = _ms(difference)
+        return cls(ms, ms, _ms(grace))
+
+    def before(self, duration: str | int) -> JoinWindows:
+        return JoinWindows(_ms(duration), self.after_ms, self.grace_ms)
+
+    def after(self, duration: str | int) -> JoinWindows:
+        return JoinWindows(self.before_ms, _ms(duration), self.grace_ms)
