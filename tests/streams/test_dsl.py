@@ -335,3 +335,60 @@ def test_joins_need_windows_and_stores() -> None:
     derived = builder.table("t").filter(lambda k, v: True)
     with pytest.raises(ValueError, match="need a store"):
         derived.join(builder.table("u"), lambda a, b: a)
+
+
+def test_session_windows_merge_and_drop_late_records() -> None:
+    from kstream_nb.streams import SessionWindows
+
+    minute = 60_000
+    seen: list[tuple[str, int, int, Any]] = []
+    builder = StreamsBuilder()
+    (
+        builder.stream("clicks")
+        .group_by_key()
+        .windowed_by(SessionWindows.of_inactivity_gap_and_grace("5min", "10min"))
+        .count("sessions")
+        .to_stream()
+        .foreach(lambda k, v: seen.append((k.key, k.window.start, k.window.end, v)))
+    )
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        clicks = driver.create_input_topic("clicks", Serdes.String(), Serdes.String())
+        clicks.pipe_input("alice", "x", timestamp=0)
+        clicks.pipe_input("alice", "x", timestamp=6 * minute)  # more than 5 min later: new session
+        clicks.pipe_input("bob", "x", timestamp=7 * minute)
+        clicks.pipe_input("alice", "x", timestamp=3 * minute)  # bridges both sessions: one merge
+        assert seen == [
+            ("alice", 0, 0, 1),
+            ("alice", 6 * minute, 6 * minute, 1),
+            ("bob", 7 * minute, 7 * minute, 1),
+            ("alice", 0, 0, None),  # the merged-away sessions are deleted...
+            ("alice", 6 * minute, 6 * minute, None),
+            ("alice", 0, 6 * minute, 3),  # ...and the merged session holds all three
+        ]
+        clicks.pipe_input("bob", "x", timestamp=30 * minute)  # stream time 30 min
+        clicks.pipe_input("alice", "x", timestamp=2 * minute)  # session ends 6 min: past grace
+        assert driver.dropped_late_records == 1
+        assert driver.store("sessions").get("alice") == [[0, 6 * minute, 3]]
+
+
+def test_session_results_are_written_with_kafkas_session_windowed_serde() -> None:
+    from kstream_nb.streams import SessionWindow, SessionWindows, session_windowed_serde
+
+    builder = StreamsBuilder()
+    builder.stream("clicks").group_by_key().windowed_by(
+        SessionWindows.of_inactivity_gap_with_no_grace(1000)
+    ).count().to_stream().to("out", value_serde=Serdes.Long())
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        clicks = driver.create_input_topic("clicks", Serdes.String(), Serdes.String())
+        clicks.pipe_input("u", "x", timestamp=100)
+        clicks.pipe_input("u", "x", timestamp=600)
+        out = driver.create_output_topic(
+            "out", session_windowed_serde(Serdes.String()), Serdes.Long()
+        )
+        assert out.read_key_values_to_list() == [
+            (Windowed("u", SessionWindow(100, 100)), 1),
+            (Windowed("u", SessionWindow(100, 100)), None),
+            (Windowed("u", SessionWindow(100, 600)), 2),
+        ]

@@ -9,16 +9,25 @@ from kstream_nb.streams.dsl import (
     KGroupedStream,
     KStream,
     KTable,
+    SessionWindowedKStream,
     StreamsBuilder,
     Suppressed,
     TimeWindowedKStream,
+    session_windowed_serde,
     windowed_serde,
 )
 from kstream_nb.streams.kafka_streams import KafkaStreams, ReadOnlyStore, StreamsError
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import KeyValueStore, WindowStore
 from kstream_nb.streams.topology import Topology
-from kstream_nb.streams.windows import JoinWindows, TimeWindows, Window, Windowed
+from kstream_nb.streams.windows import (
+    JoinWindows,
+    SessionWindow,
+    SessionWindows,
+    TimeWindows,
+    Window,
+    Windowed,
+)
 
 __all__ = [
     "JoinWindows",
@@ -31,6 +40,9 @@ __all__ = [
     "Serde",
     "Serdes",
     "SerializationError",
+    "SessionWindow",
+    "SessionWindowedKStream",
+    "SessionWindows",
     "StreamsBuilder",
     "StreamsError",
     "Suppressed",
@@ -43,5 +55,6 @@ __all__ = [
     "Window",
     "WindowStore",
     "Windowed",
+    "session_windowed_serde",
     "windowed_serde",
 ]

@@ -28,15 +28,24 @@ from typing import Any
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import StoreSpec
 from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Task, Topology
-from kstream_nb.streams.windows import TimeWindows, Window, Windowed
+from kstream_nb.streams.windows import (
+    SessionWindow,
+    SessionWindows,
+    TimeWindows,
+    Window,
+    Windowed,
+)
 
 __all__ = [
     "KGroupedStream",
     "KStream",
     "KTable",
+    "SessionWindowedKStream",
     "StreamsBuilder",
     "Suppressed",
     "TimeWindowedKStream",
+    "session_windowed_serde",
+    "windowed_serde",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,6 +64,20 @@ def windowed_serde(inner: Serde, size_ms: int) -> Serde:
         return Windowed(inner.deserialize(bytes(data[:-8])), Window(start, start + size_ms))
 
     return Serde(serialize, deserialize, f"windowed<{inner.name}>")
+
+
+def session_windowed_serde(inner: Serde) -> Serde:
+    """Kafka's SessionWindowedSerde: the key's bytes, then the session's end and start."""
+
+    def serialize(key: Windowed) -> bytes:
+        data = inner.serialize(key.key) or b""
+        return data + _START.pack(key.window.end) + _START.pack(key.window.start)
+
+    def deserialize(data: bytes) -> Windowed:
+        end, start = _START.unpack(data[-16:-8])[0], _START.unpack(data[-8:])[0]
+        return Windowed(inner.deserialize(bytes(data[:-16])), SessionWindow(start, end))
+
+    return Serde(serialize, deserialize, f"windowed-session<{inner.name}>")
 
 
 def _arity(fn: Callable[..., Any]) -> int:
@@ -133,8 +156,11 @@ class _Sink(Processor):
         defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
         key_serde = self.key_serde or defaults[0]
         if isinstance(record.key, Windowed) and not key_serde.name.startswith("windowed"):
-            size = record.key.window.end - record.key.window.start
-            key_serde = windowed_serde(key_serde, size)
+            if isinstance(record.key.window, SessionWindow):
+                key_serde = session_windowed_serde(key_serde)
+            else:
+                size = record.key.window.end - record.key.window.start
+                key_serde = windowed_serde(key_serde, size)
         topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
         key = key_serde.serialize(record.key)
         value = (self.value_serde or defaults[1]).serialize(record.value)
@@ -192,6 +218,50 @@ class _WindowAggregate(Processor):
             new = self.aggregator(record.key, record.value, base)
             out = StreamRecord(Windowed(record.key, window), None, record.timestamp, record.headers)
             self.task.table_put(self, self.store_name, slot, new, old, out)
+
+
+class _SessionAggregate(Processor):
+    """Kafka Streams' session aggregation: find the sessions within the gap of the record,
+    merge them with it, forward a deletion for each merged-away session and the new session.
+    Session results are forwarded at once (the record cache does not hold them)."""
+
+    def __init__(
+        self,
+        store: str,
+        windows: SessionWindows,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        merger: Callable[[Any, Any, Any], Any],
+    ) -> None:
+        self.store_name = store
+        self.windows = windows
+        self.initializer = initializer
+        self.aggregator = aggregator
+        self.merger = merger
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None or record.value is None:
+            return
+        gap, t = self.windows.gap_ms, record.timestamp
+        store = self.task.stores[self.store_name]
+        sessions: list[list[Any]] = [list(s) for s in store.read(record.key) or []]
+        near = [s for s in sessions if s[1] >= t - gap and s[0] <= t + gap]
+        start = min([t, *(s[0] for s in near)])
+        end = max([t, *(s[1] for s in near)])
+        if end < self.task.stream_time - self.windows.grace_ms:
+            self.task.dropped_late += 1
+            return
+        agg = self.initializer()
+        for s in near:
+            agg = self.merger(record.key, agg, s[2])
+        agg = self.aggregator(record.key, record.value, agg)
+        kept = [s for s in sessions if s not in near]
+        store.write(record.key, sorted([*kept, [start, end, agg]], key=lambda s: s[0]))
+        for s in near:
+            gone = Windowed(record.key, SessionWindow(s[0], s[1]))
+            self.forward(StreamRecord(gone, Change(None, s[2]), t, record.headers))
+        new = Windowed(record.key, SessionWindow(start, end))
+        self.forward(StreamRecord(new, Change(agg, None), t, record.headers))
 
 
 class _TableSource(Processor):
@@ -789,7 +859,11 @@ class KGroupedStream:
         )
         return KTable(b, node, store)
 
-    def windowed_by(self, windows: TimeWindows) -> TimeWindowedKStream:
+    def windowed_by(
+        self, windows: TimeWindows | SessionWindows
+    ) -> TimeWindowedKStream | SessionWindowedKStream:
+        if isinstance(windows, SessionWindows):
+            return SessionWindowedKStream(self, windows)
         return TimeWindowedKStream(self, windows)
 
 
@@ -843,6 +917,55 @@ class TimeWindowedKStream:
         return KTable(b, node, store, windows=windows)
 
 
+class SessionWindowedKStream:
+    """A grouped stream cut into sessions of activity."""
+
+    def __init__(self, grouped: KGroupedStream, windows: SessionWindows) -> None:
+        self._grouped = grouped
+        self._windows = windows
+
+    def count(self, materialized: str | None = None) -> KTable:
+        return self.aggregate(
+            lambda: 0,
+            lambda key, value, agg: agg + 1,
+            lambda key, a, b: a + b,
+            materialized,
+        )
+
+    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: str | None = None) -> KTable:
+        marker = None
+        return self.aggregate(
+            lambda: marker,
+            lambda key, value, agg: value if agg is marker else reducer(agg, value),
+            lambda key, a, b: b if a is marker else (a if b is marker else reducer(a, b)),
+            materialized,
+        )
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        merger: Callable[[Any, Any, Any], Any],
+        materialized: str | None = None,
+    ) -> KTable:
+        """`merger(key, agg1, agg2)` combines two sessions that a record joins into one."""
+        b = self._grouped._stream._b
+        store = materialized or f"KSTREAM-AGGREGATE-STATE-STORE-{next(b._counter):010d}"
+        upstream = self._grouped._upstream(store)
+        b._stores[store] = StoreSpec(store, "kv", self._grouped._key_serde, Serdes.Json())
+        windows = self._windows
+        node = b._add(
+            Node(
+                b._name("KSTREAM-SESSION-AGGREGATE"),
+                "processor",
+                lambda: _SessionAggregate(store, windows, initializer, aggregator, merger),
+                stores=(store,),
+            ),
+            upstream,
+        )
+        return KTable(b, node, store, windows=windows)
+
+
 class KTable:
     """A changelog stream seen as a table: the latest value per key."""
 
@@ -852,7 +975,7 @@ class KTable:
         node: Node,
         store: str | None,
         *,
-        windows: TimeWindows | None = None,
+        windows: TimeWindows | SessionWindows | None = None,
     ) -> None:
         self._b = builder
         self._node = node

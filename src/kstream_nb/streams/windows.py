@@ -13,7 +13,7 @@ from typing import Any
 
 from kstream_nb.clock import parse_duration_ms
 
-__all__ = ["JoinWindows", "TimeWindows", "Window", "Windowed"]
+__all__ = ["JoinWindows", "SessionWindow", "SessionWindows", "TimeWindows", "Window", "Windowed"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -22,6 +22,11 @@ class Window:
 
     start: int
     end: int
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SessionWindow(Window):
+    """A session: [start, end] with both ends inclusive (its first and last record)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +110,31 @@ class JoinWindows:
 
     def after(self, duration: str | int) -> JoinWindows:
         return JoinWindows(self.before_ms, _ms(duration), self.grace_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionWindows:
+    """Sessions of activity per key: records closer than `gap` apart are one session.
+
+    A session's window is [first timestamp, last timestamp] (both inclusive, as Kafka's
+    SessionWindow); a record that falls within `gap` of two sessions merges them.
+    """
+
+    gap_ms: int
+    grace_ms: int
+
+    @classmethod
+    def of_inactivity_gap_with_no_grace(cls, gap: str | int) -> SessionWindows:
+        return cls._make(_ms(gap), 0)
+
+    @classmethod
+    def of_inactivity_gap_and_grace(cls, gap: str | int, grace: str | int) -> SessionWindows:
+        return cls._make(_ms(gap), _ms(grace))
+
+    @classmethod
+    def _make(cls, gap: int, grace: int) -> SessionWindows:
+        if gap <= 0:
+            raise ValueError(f"the inactivity gap must be positive, got {gap} ms")
+        if grace < 0:
+            raise ValueError(f"grace must not be negative, got {grace} ms")
+        return cls(gap, grace)
