@@ -10,6 +10,7 @@ from typing import Any
 from kstream_nb.jupyter.chart import LiveChart
 from kstream_nb.jupyter.live import LagChart, LagView, TopicView
 from kstream_nb.jupyter.session import session
+from kstream_nb.jupyter.streams_view import table_chart, table_rows
 from kstream_nb.jupyter.widgets import Dashboard, EventLog, GroupView, Tail
 from kstream_nb.runtime import Cluster
 
@@ -24,6 +25,8 @@ __all__ = [
     "TopicView",
     "current_cluster",
     "load_ipython_extension",
+    "table_chart",
+    "table_rows",
     "unload_ipython_extension",
     "use_cluster",
 ]

@@ -261,11 +261,14 @@ class LiveChart(anywidget.AnyWidget):
         source: RowSource | None = None,
         interval: str | float = "1s",
         renderer: str = "svg",
+        replace: bool = False,
     ) -> None:
         """Draw `chart` (Altair or a spec dict); poll `source` every `interval` if given.
 
-        `interval` is text like "500ms" or "2s", or a number of seconds; at least 0.1 s.
+        `interval` is text like "500ms" or "2s", or a number of seconds; at least 0.1 s. With
+        `replace`, what `source` returns is the whole dataset (a table's snapshot), not new rows.
         """
+        self._replace = replace
         self._poller: Poller | None = None  # first: close() runs from __del__ even on a failure
         self._control = threading.RLock()  # start/stop
         self._lock = threading.RLock()  # rows and the order of the messages that carry them
@@ -339,6 +342,10 @@ class LiveChart(anywidget.AnyWidget):
     def clear(self) -> None:
         """Drop every row, here and in every view."""
         self._reset([])
+
+    def replace(self, rows: Rows) -> None:
+        """Make `rows` the whole dataset (e.g. a table that changed), here and in every view."""
+        self._reset(_records(rows)[-(self._rows.maxlen or 1) :])
 
     def _reset(self, rows: list[Row]) -> None:
         with self._lock:
@@ -424,7 +431,12 @@ class LiveChart(anywidget.AnyWidget):
         source = self._source
         if source is None:
             return False
-        self.append(source())
+        rows = source()
+        if self._replace:
+            if rows is not None:
+                self.replace(rows)
+        else:
+            self.append(rows)
         return None
 
     def close(self) -> None:
