@@ -228,3 +228,24 @@ def test_the_record_cache_merges_updates_between_commits(
     finally:
         consumer.close()
     assert values == expected
+
+
+def test_two_instances_of_one_application_share_the_partitions(cluster: Cluster) -> None:
+    rows = [(f"C{i % 6}", {"customer_id": f"C{i % 6}"}) for i in range(60)]
+    produce(cluster, "orders", rows[:30])
+    first = KafkaStreams(count_topology().build(), app_config(cluster, "shared"))
+    second = KafkaStreams(count_topology().build(), app_config(cluster, "shared"))
+    try:
+        for i in range(6):  # in simulated time each instance works when it is called
+            first.run(timeout=0.5)
+            second.run(timeout=0.5)
+            if i == 2:
+                produce(cluster, "orders", rows[30:], after_ms=100)
+        assert first.tasks
+        assert second.tasks
+        assert not set(first.tasks) & set(second.tasks)  # each task runs in one place
+        counts = {**dict(first.store("counts").all()), **dict(second.store("counts").all())}
+        assert counts == {f"C{i}": 10 for i in range(6)}  # moved tasks kept their counts
+    finally:
+        first.close()
+        second.close()

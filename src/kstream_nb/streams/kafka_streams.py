@@ -51,6 +51,11 @@ _KNOWN = {
     "statestore.cache.max.bytes",
     "cache.max.bytes.buffering",
 }
+_REBALANCING = (
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.UNKNOWN_MEMBER_ID,
+)
 _ENTRY_BYTES = 100  # what one cached table update is taken to weigh
 
 
@@ -295,7 +300,12 @@ class KafkaStreams:
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
+            code = exc.args[0].code()
+            if code in _REBALANCING:
+                # The group is moving partitions: what this commit covered will be processed
+                # again by their next owner (at least once), as in Kafka Streams.
+                log.info("commit skipped during a rebalance (%s)", exc.args[0].name())
+            elif code != KafkaError._NO_OFFSET:
                 raise
 
     def _collect(
