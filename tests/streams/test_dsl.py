@@ -392,3 +392,28 @@ def test_session_results_are_written_with_kafkas_session_windowed_serde() -> Non
             (Windowed("u", SessionWindow(100, 100)), None),
             (Windowed("u", SessionWindow(100, 600)), 2),
         ]
+
+
+def test_a_global_table_joins_by_any_key_without_co_partitioning() -> None:
+    builder = StreamsBuilder()
+    products = builder.global_table("products", Serdes.String(), Serdes.Json())
+    orders = builder.stream("orders")
+    orders.join(products, lambda key, order: order["sku"], lambda o, p: {**o, "name": p}).to(
+        "named"
+    )
+    orders.left_join(products, lambda key, order: order["sku"], lambda o, p: [o["sku"], p]).to(
+        "all"
+    )
+    assert "Global store" in builder.build().describe()
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        driver.create_input_topic("products", Serdes.String(), Serdes.Json()).pipe_input(
+            "p1", "Pen"
+        )
+        orders_in = driver.create_input_topic("orders", Serdes.String(), Serdes.Json())
+        orders_in.pipe_input("C1", {"sku": "p1"})
+        orders_in.pipe_input("C2", {"sku": "p2"})
+        named = driver.create_output_topic("named", Serdes.String(), Serdes.Json())
+        assert named.read_key_values_to_list() == [("C1", {"sku": "p1", "name": "Pen"})]
+        everything = driver.create_output_topic("all", Serdes.String(), Serdes.Json())
+        assert everything.read_values_to_list() == [["p1", "Pen"], ["p2", None]]
+        assert driver.store(products.store_name).get("p1") == "Pen"

@@ -249,3 +249,22 @@ def test_two_instances_of_one_application_share_the_partitions(cluster: Cluster)
     finally:
         first.close()
         second.close()
+
+
+def test_a_global_table_is_read_whole_and_followed(cluster: Cluster) -> None:
+    cluster.create_topic("products", partitions=2, replication_factor=3)  # not co-partitioned
+    cluster.create_topic("named", partitions=3, replication_factor=3)
+    produce(cluster, "products", [("p1", "Pen"), ("p2", "Ink")])
+    builder = StreamsBuilder()
+    products = builder.global_table("products")
+    builder.stream("orders").join(
+        products, lambda key, order: order["sku"], lambda order, name: name
+    ).to("named")
+    produce(cluster, "orders", [("C1", {"sku": "p1"}), ("C2", {"sku": "p2"})], after_ms=10)
+    with KafkaStreams(builder.build(), app_config(cluster, "global")) as streams:
+        streams.run(count=2)
+        assert dict(streams.store(products.store_name).all()) == {"p1": "Pen", "p2": "Ink"}
+        produce(cluster, "products", [("p3", "Pad")], after_ms=20)
+        produce(cluster, "orders", [("C3", {"sku": "p3"})], after_ms=30)
+        streams.run(count=1)
+    assert sorted(v for _, v in read_all(cluster, "named")) == ["Ink", "Pad", "Pen"]

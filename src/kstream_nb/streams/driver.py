@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kstream_nb.streams.serdes import Serde, Serdes
+from kstream_nb.streams.stores import KeyValueStore
 from kstream_nb.streams.topology import Node, Task, Topology
 
 __all__ = ["TestInputTopic", "TestOutputTopic", "TestRecord", "TopologyTestDriver"]
@@ -44,6 +45,11 @@ class TopologyTestDriver:
         self.wall_clock_ms = start_ms
         self._outputs: dict[str, deque[tuple[bytes | None, bytes | None, int]]] = {}
         self._offsets: dict[str, int] = {}
+        self._defaults = (key_serde, value_serde)
+        self.global_stores = {name: KeyValueStore(name) for name in topology.global_tables}
+        self._global_topics = {
+            topic: (name, ks, vs) for name, (topic, ks, vs) in topology.global_tables.items()
+        }
         self.tasks = [
             Task(
                 topology,
@@ -53,6 +59,7 @@ class TopologyTestDriver:
                 topic_name=self._topic_name,
                 default_serdes=(key_serde, value_serde),
                 on_error=self._on_error,
+                global_stores=self.global_stores,
             )
             for sub in topology.subtopologies
         ]
@@ -95,6 +102,13 @@ class TopologyTestDriver:
         timestamp: int,
         headers: Iterable[tuple[str, bytes | None]] = (),
     ) -> None:
+        if topic in self._global_topics:
+            name, key_serde, value_serde = self._global_topics[topic]
+            row_key = (key_serde or self._defaults[0]).deserialize(key)
+            self.global_stores[name].put(
+                row_key, (value_serde or self._defaults[1]).deserialize(value)
+            )
+            return
         task = self._by_topic.get(topic)
         if task is None:
             raise ValueError(
@@ -127,6 +141,8 @@ class TopologyTestDriver:
 
     def store(self, name: str) -> Any:
         """A state store by name (key-value or window), as the tasks hold it."""
+        if name in self.global_stores:
+            return self.global_stores[name]
         for task in self.tasks:
             if name in task.stores:
                 return task.stores[name]

@@ -37,6 +37,7 @@ from kstream_nb.streams.windows import (
 )
 
 __all__ = [
+    "GlobalKTable",
     "KGroupedStream",
     "KStream",
     "KTable",
@@ -406,6 +407,31 @@ class _TableTableJoin(Processor):
         self.forward(record.with_(value=Change(new, old)))
 
 
+class _GlobalJoin(Processor):
+    """A stream joined with a global table through a key taken from each record."""
+
+    def __init__(
+        self,
+        store: str,
+        selector: Callable[[Any, Any], Any],
+        joiner: Callable[[Any, Any], Any],
+        left: bool,
+    ) -> None:
+        self.store_name = store
+        self.selector = selector
+        self.joiner = joiner
+        self.left = left
+
+    def process(self, record: StreamRecord) -> None:
+        if record.value is None:
+            return
+        lookup = self.selector(record.key, record.value)
+        other = None if lookup is None else self.task.global_stores[self.store_name].get(lookup)
+        if other is None and not self.left:
+            return
+        self.forward(record.with_(value=self.joiner(record.value, other)))
+
+
 class _Suppress(Processor):
     """Hold each windowed result until its window closes (end + grace <= stream time)."""
 
@@ -469,6 +495,7 @@ class StreamsBuilder:
     def __init__(self) -> None:
         self._nodes: list[Node] = []
         self._stores: dict[str, StoreSpec] = {}
+        self._globals: dict[str, tuple[str, Serde | None, Serde | None]] = {}
         self._counter = itertools.count()
 
     def _name(self, prefix: str) -> str:
@@ -543,8 +570,29 @@ class StreamsBuilder:
         )
         return KTable(self, node, store)
 
+    def global_table(
+        self,
+        topic: str,
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+        materialized: str | None = None,
+    ) -> GlobalKTable:
+        """A table of every partition of `topic`, whole in each task: join streams with it
+        by any key (`stream.join(global_table, key_selector, joiner)`), no co-partitioning."""
+        store = materialized or f"{topic}-STATE-STORE-{next(self._counter):010d}"
+        self._globals[store] = (topic, key_serde, value_serde)
+        return GlobalKTable(store, topic)
+
     def build(self) -> Topology:
-        return Topology(list(self._nodes), dict(self._stores))
+        return Topology(list(self._nodes), dict(self._stores), dict(self._globals))
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalKTable:
+    """A global table: its store's name and its topic."""
+
+    store_name: str
+    topic: str
 
 
 class KStream:
@@ -686,23 +734,57 @@ class KStream:
         return KGroupedStream(keyed, key_serde, value_serde, True)
 
     def join(
-        self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None
+        self,
+        other: KTable | KStream | GlobalKTable,
+        joiner: Callable[..., Any],
+        windows: Any = None,
     ) -> KStream:
         """With a table: each record joined with the table's current value for its key (no
         match, no output). With a stream: records of both sides with the same key whose
-        timestamps are within `windows` (`JoinWindows`)."""
+        timestamps are within `windows` (`JoinWindows`). With a global table:
+        `join(global_table, key_selector(key, value), joiner(value, row))`."""
+        if isinstance(other, GlobalKTable):
+            return self._global_join(other, joiner, windows, left=False)
         if isinstance(other, KStream):
             return self._windowed_join(other, joiner, windows, (False, False))
         return self._join(other, joiner, left=False)
 
     def left_join(
-        self, other: KTable | KStream, joiner: Callable[[Any, Any], Any], windows: Any = None
+        self,
+        other: KTable | KStream | GlobalKTable,
+        joiner: Callable[..., Any],
+        windows: Any = None,
     ) -> KStream:
         """Like `join`, but a left record without a match is joined with None (for streams,
         once its window has closed)."""
+        if isinstance(other, GlobalKTable):
+            return self._global_join(other, joiner, windows, left=True)
         if isinstance(other, KStream):
             return self._windowed_join(other, joiner, windows, (True, False))
         return self._join(other, joiner, left=True)
+
+    def _global_join(
+        self,
+        table: GlobalKTable,
+        selector: Callable[[Any, Any], Any],
+        joiner: Any,
+        left: bool,
+    ) -> KStream:
+        if not callable(joiner):
+            raise ValueError(
+                "join a global table as join(global_table, key_selector(key, value), "
+                "joiner(value, row))"
+            )
+        store = table.store_name
+        node = self._b._add(
+            Node(
+                self._b._name("KSTREAM-JOIN"),
+                "processor",
+                lambda: _GlobalJoin(store, selector, joiner, left),
+            ),
+            self._node,
+        )
+        return KStream(self._b, node)
 
     def outer_join(
         self, other: KStream, joiner: Callable[[Any, Any], Any], windows: Any

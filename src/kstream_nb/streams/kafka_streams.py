@@ -29,7 +29,7 @@ from kstream_nb.errors import KStreamNbError
 from kstream_nb.runtime.registry import find_cluster
 from kstream_nb.streams.collector import RecordCollector
 from kstream_nb.streams.serdes import Serde, Serdes
-from kstream_nb.streams.stores import StoreSpec, WindowStore
+from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
 from kstream_nb.streams.topology import Node, Task, Topology
 from kstream_nb.streams.windows import Window
 
@@ -119,6 +119,8 @@ class KafkaStreams:
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self.error: BaseException | None = None
+        self._global_consumer: Consumer | None = None
+        self._global_stores = {name: KeyValueStore(name) for name in topology.global_tables}
         self._sub_of: dict[str, int] = {}
         for sub in topology.subtopologies:
             for topic in sub.sources:
@@ -144,7 +146,8 @@ class KafkaStreams:
         cluster = find_cluster(self.bootstrap_servers)
         existing = set(cluster.topics())
         user_sources = self.topology.source_topics(internal=False)
-        missing = [t for t in user_sources if t not in existing]
+        global_topics = [t for t, _, _ in self.topology.global_tables.values()]
+        missing = [t for t in [*user_sources, *global_topics] if t not in existing]
         if missing:
             raise StreamsError(
                 f"source topic(s) {', '.join(missing)} do not exist; create them before starting"
@@ -183,6 +186,7 @@ class KafkaStreams:
                 "auto.offset.reset": self._offset_reset,
             }
         )
+        self._bootstrap_global_tables(cluster)
         topics = [self._topic(t) for t in self.topology.source_topics()]
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.state = "RUNNING"
@@ -241,6 +245,9 @@ class KafkaStreams:
                     self._commit()
                 self._consumer.close()
                 self._consumer = None
+            if self._global_consumer is not None:
+                self._global_consumer.close()
+                self._global_consumer = None
             self._producer = None
         self.tasks.clear()
         if self.state != "ERROR":
@@ -252,6 +259,48 @@ class KafkaStreams:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- global tables ---------------------------------------------------------------------
+
+    def _bootstrap_global_tables(self, cluster: Any) -> None:
+        """Read every global table's topic to its end before processing, then keep following."""
+        if not self.topology.global_tables:
+            return
+        self._global_consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": f"{self.application_id}-global",
+                "enable.auto.commit": False,
+            }
+        )
+        ends: dict[tuple[str, int], int] = {}
+        assignment = []
+        for topic, _, _ in self.topology.global_tables.values():
+            for p in range(len(cluster.topic(topic).partitions)):
+                tp = TopicPartition(topic, p)
+                low, high = self._global_consumer.get_watermark_offsets(tp)
+                ends[(topic, p)] = high
+                assignment.append(TopicPartition(topic, p, low))
+        self._global_consumer.assign(assignment)
+        position = dict.fromkeys(ends, 0)
+        while any(position[k] < ends[k] for k in ends):
+            for msg in self._global_consumer.consume(1000, 1.0):
+                self._apply_global(msg)
+                position[(msg.topic() or "", msg.partition() or 0)] = (msg.offset() or 0) + 1
+
+    def _follow_global_tables(self) -> None:
+        if self._global_consumer is not None:
+            for msg in self._global_consumer.consume(1000, 0):
+                self._apply_global(msg)
+
+    def _apply_global(self, msg: Any) -> None:
+        if msg.error() is not None or msg.key() is None:
+            return
+        for name, (topic, key_serde, value_serde) in self.topology.global_tables.items():
+            if topic == msg.topic():
+                key = (key_serde or self._defaults[0]).deserialize(msg.key())
+                value = (value_serde or self._defaults[1]).deserialize(msg.value())
+                self._global_stores[name].put(key, value)
+
     # -- processing ------------------------------------------------------------------------
 
     def _step(self, timeout: float) -> int:
@@ -259,6 +308,7 @@ class KafkaStreams:
         if consumer is None:
             return 0
         # Not under the lock: queries of the stores (other threads) must not wait for a poll.
+        self._follow_global_tables()
         messages = consumer.consume(500, timeout)
         done = 0
         with self._lock:
@@ -387,6 +437,7 @@ class KafkaStreams:
                 on_error=self._on_error,
                 store_writer=self._write_changelog,
                 cache_entries=self._cache_entries,
+                global_stores=self._global_stores,
             )
             self._restore(task)
             self.tasks[(sub_id, tp.partition)] = task
@@ -444,7 +495,7 @@ class KafkaStreams:
 
     def store(self, name: str) -> ReadOnlyStore:
         """A read-only view of a state store over every task of this instance."""
-        if name not in self.topology.stores:
+        if name not in self.topology.stores and name not in self.topology.global_tables:
             raise StreamsError(f"no store {name!r}; stores are {sorted(self.topology.stores)}")
         return ReadOnlyStore(self, name)
 
@@ -460,6 +511,9 @@ class ReadOnlyStore:
     def _entries(self) -> dict[Any, Any]:
         """Every (key or (key, window start)) -> value, cache applied."""
         entries: dict[Any, Any] = {}
+        global_store = self._streams._global_stores.get(self.name)
+        if global_store is not None:
+            return dict(global_store.all())
         with self._streams._lock:
             for task in self._streams.tasks.values():
                 store = task.stores.get(self.name)
@@ -473,14 +527,16 @@ class ReadOnlyStore:
         return {k: v for k, v in entries.items() if v is not None}
 
     def _window_size(self) -> int:
-        return self._streams.topology.stores[self.name].window_size_ms
+        spec = self._streams.topology.stores.get(self.name)
+        return spec.window_size_ms if spec is not None else 0
 
     def get(self, key: Any) -> Any:
         return self._entries().get(key)
 
     def all(self) -> list[tuple[Any, Any]]:
         entries = self._entries()
-        if self._streams.topology.stores[self.name].kind != "window":
+        spec = self._streams.topology.stores.get(self.name)
+        if spec is None or spec.kind != "window":
             return list(entries.items())
         size = self._window_size()
         return [((k, Window(start, start + size)), v) for (k, start), v in entries.items()]

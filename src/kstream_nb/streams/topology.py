@@ -93,9 +93,16 @@ class SubTopology:
 class Topology:
     """Nodes and stores, as built by `StreamsBuilder.build()`."""
 
-    def __init__(self, nodes: list[Node], stores: dict[str, StoreSpec]) -> None:
+    def __init__(
+        self,
+        nodes: list[Node],
+        stores: dict[str, StoreSpec],
+        global_tables: dict[str, tuple[str, Serde | None, Serde | None]] | None = None,
+    ) -> None:
         self.nodes = nodes
         self.stores = stores
+        #: store -> (topic, key serde, value serde): tables every task sees whole.
+        self.global_tables = dict(global_tables or {})
         self.subtopologies = self._split()
 
     def _split(self) -> list[SubTopology]:
@@ -141,6 +148,8 @@ class Topology:
     def describe(self) -> str:
         """The topology as Kafka Streams' `Topology.describe()` prints it."""
         lines = ["Topologies:"]
+        for store, (topic, _, _) in self.global_tables.items():
+            lines.append(f"   Global store: {store} (topic: {topic})")
         for sub in self.subtopologies:
             lines.append(f"   Sub-topology: {sub.id}")
             parents: dict[str, list[str]] = {}
@@ -187,6 +196,7 @@ class Task:
         partition: int,
         collector: Collector,
         store_writer: Callable[[Task, str, Any, Any], None] | None = None,
+        global_stores: dict[str, KeyValueStore] | None = None,
         topic_name: Callable[[str], str] = lambda t: t,
         default_serdes: tuple[Serde, Serde] | None = None,
         on_error: Callable[[Task, Exception], None] | None = None,
@@ -206,6 +216,7 @@ class Task:
         self.processed = 0
         self.stores: dict[str, KeyValueStore | WindowStore] = {}
         self.shared: dict[str, Any] = {}  # state processors of one task share (join buffers)
+        self.global_stores = global_stores or {}
         for name in sub.stores:
             spec = topology.stores[name]
             on_write = None
