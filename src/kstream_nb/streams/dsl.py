@@ -886,7 +886,33 @@ class BranchedKStream:
         return out
 
 
-class KGroupedStream:
+class _Aggregating:
+    """`count` and `reduce` in terms of a grouping's `aggregate`."""
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        materialized: str | None = None,
+        value_serde: Serde | None = None,
+    ) -> KTable:
+        raise NotImplementedError
+
+    def count(self, materialized: str | None = None) -> KTable:
+        return self.aggregate(
+            lambda: 0, lambda key, value, agg: agg + 1, materialized, value_serde=Serdes.Long()
+        )
+
+    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: str | None = None) -> KTable:
+        marker = object()
+        return self.aggregate(
+            lambda: marker,
+            lambda key, value, agg: value if agg is marker else reducer(agg, value),
+            materialized,
+        )
+
+
+class KGroupedStream(_Aggregating):
     """A stream grouped by key, ready to aggregate."""
 
     def __init__(
@@ -901,23 +927,28 @@ class KGroupedStream:
         self._value_serde = value_serde
         self._repartition = repartition
 
-    def _upstream(self, store: str) -> Node:
-        if not self._repartition:
-            return self._stream._node
-        return self._stream._through(f"{store}-repartition", self._key_serde, self._value_serde)
-
-    def count(self, materialized: str | None = None) -> KTable:
-        return self.aggregate(
-            lambda: 0, lambda key, value, agg: agg + 1, materialized, value_serde=Serdes.Long()
+    def _materialize(
+        self,
+        materialized: str | None,
+        spec: Callable[[str], StoreSpec],
+        prefix: str,
+        make: Callable[[str], Processor],
+        windows: TimeWindows | SessionWindows | None = None,
+    ) -> KTable:
+        """A store (named, or numbered as Kafka Streams does), the node after the repartition
+        topic if the key changed, and the table it makes."""
+        b = self._stream._b
+        store = materialized or f"KSTREAM-AGGREGATE-STATE-STORE-{next(b._counter):010d}"
+        upstream = (
+            self._stream._through(f"{store}-repartition", self._key_serde, self._value_serde)
+            if self._repartition
+            else self._stream._node
         )
-
-    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: str | None = None) -> KTable:
-        marker = object()
-        return self.aggregate(
-            lambda: marker,
-            lambda key, value, agg: value if agg is marker else reducer(agg, value),
-            materialized,
+        b._stores[store] = spec(store)
+        node = b._add(
+            Node(b._name(prefix), "processor", lambda: make(store), stores=(store,)), upstream
         )
+        return KTable(b, node, store, windows=windows)
 
     def aggregate(
         self,
@@ -926,20 +957,12 @@ class KGroupedStream:
         materialized: str | None = None,
         value_serde: Serde | None = None,
     ) -> KTable:
-        b = self._stream._b
-        store = materialized or f"KSTREAM-AGGREGATE-STATE-STORE-{next(b._counter):010d}"
-        upstream = self._upstream(store)
-        b._stores[store] = StoreSpec(store, "kv", self._key_serde, value_serde or Serdes.Json())
-        node = b._add(
-            Node(
-                b._name("KSTREAM-AGGREGATE"),
-                "processor",
-                lambda: _Aggregate(store, initializer, aggregator),
-                stores=(store,),
-            ),
-            upstream,
+        return self._materialize(
+            materialized,
+            lambda store: StoreSpec(store, "kv", self._key_serde, value_serde or Serdes.Json()),
+            "KSTREAM-AGGREGATE",
+            lambda store: _Aggregate(store, initializer, aggregator),
         )
-        return KTable(b, node, store)
 
     def windowed_by(
         self, windows: TimeWindows | SessionWindows
@@ -949,25 +972,12 @@ class KGroupedStream:
         return TimeWindowedKStream(self, windows)
 
 
-class TimeWindowedKStream:
+class TimeWindowedKStream(_Aggregating):
     """A grouped stream cut into time windows."""
 
     def __init__(self, grouped: KGroupedStream, windows: TimeWindows) -> None:
         self._grouped = grouped
         self._windows = windows
-
-    def count(self, materialized: str | None = None) -> KTable:
-        return self.aggregate(
-            lambda: 0, lambda key, value, agg: agg + 1, materialized, value_serde=Serdes.Long()
-        )
-
-    def reduce(self, reducer: Callable[[Any, Any], Any], materialized: str | None = None) -> KTable:
-        marker = object()
-        return self.aggregate(
-            lambda: marker,
-            lambda key, value, agg: value if agg is marker else reducer(agg, value),
-            materialized,
-        )
 
     def aggregate(
         self,
@@ -976,27 +986,20 @@ class TimeWindowedKStream:
         materialized: str | None = None,
         value_serde: Serde | None = None,
     ) -> KTable:
-        b = self._grouped._stream._b
-        store = materialized or f"KSTREAM-AGGREGATE-STATE-STORE-{next(b._counter):010d}"
-        upstream = self._grouped._upstream(store)
-        b._stores[store] = StoreSpec(
-            store,
-            "window",
-            self._grouped._key_serde,
-            value_serde or Serdes.Json(),
-            window_size_ms=self._windows.size_ms,
-        )
         windows = self._windows
-        node = b._add(
-            Node(
-                b._name("KSTREAM-AGGREGATE"),
-                "processor",
-                lambda: _WindowAggregate(store, windows, initializer, aggregator),
-                stores=(store,),
+        return self._grouped._materialize(
+            materialized,
+            lambda store: StoreSpec(
+                store,
+                "window",
+                self._grouped._key_serde,
+                value_serde or Serdes.Json(),
+                window_size_ms=windows.size_ms,
             ),
-            upstream,
+            "KSTREAM-AGGREGATE",
+            lambda store: _WindowAggregate(store, windows, initializer, aggregator),
+            windows,
         )
-        return KTable(b, node, store, windows=windows)
 
 
 class SessionWindowedKStream:
@@ -1008,18 +1011,14 @@ class SessionWindowedKStream:
 
     def count(self, materialized: str | None = None) -> KTable:
         return self.aggregate(
-            lambda: 0,
-            lambda key, value, agg: agg + 1,
-            lambda key, a, b: a + b,
-            materialized,
+            lambda: 0, lambda key, value, agg: agg + 1, lambda key, a, b: a + b, materialized
         )
 
     def reduce(self, reducer: Callable[[Any, Any], Any], materialized: str | None = None) -> KTable:
-        marker = None
         return self.aggregate(
-            lambda: marker,
-            lambda key, value, agg: value if agg is marker else reducer(agg, value),
-            lambda key, a, b: b if a is marker else (a if b is marker else reducer(a, b)),
+            lambda: None,
+            lambda key, value, agg: value if agg is None else reducer(agg, value),
+            lambda key, a, b: b if a is None else (a if b is None else reducer(a, b)),
             materialized,
         )
 
@@ -1031,21 +1030,14 @@ class SessionWindowedKStream:
         materialized: str | None = None,
     ) -> KTable:
         """`merger(key, agg1, agg2)` combines two sessions that a record joins into one."""
-        b = self._grouped._stream._b
-        store = materialized or f"KSTREAM-AGGREGATE-STATE-STORE-{next(b._counter):010d}"
-        upstream = self._grouped._upstream(store)
-        b._stores[store] = StoreSpec(store, "kv", self._grouped._key_serde, Serdes.Json())
         windows = self._windows
-        node = b._add(
-            Node(
-                b._name("KSTREAM-SESSION-AGGREGATE"),
-                "processor",
-                lambda: _SessionAggregate(store, windows, initializer, aggregator, merger),
-                stores=(store,),
-            ),
-            upstream,
+        return self._grouped._materialize(
+            materialized,
+            lambda store: StoreSpec(store, "kv", self._grouped._key_serde, Serdes.Json()),
+            "KSTREAM-SESSION-AGGREGATE",
+            lambda store: _SessionAggregate(store, windows, initializer, aggregator, merger),
+            windows,
         )
-        return KTable(b, node, store, windows=windows)
 
 
 class KTable:
