@@ -9,8 +9,8 @@ import pytest
 
 from kstream_nb.streams import (
     Serdes,
-    SerializationError,
     StreamsBuilder,
+    StreamsError,
     Suppressed,
     TimeWindows,
     TopologyTestDriver,
@@ -244,7 +244,7 @@ def test_bad_input_fails_or_is_logged_and_skipped_with_its_position() -> None:
     builder.stream("n", value_serde=Serdes.Json()).to("out")
     with (
         TopologyTestDriver(builder.build(), CONFIG) as driver,
-        pytest.raises(SerializationError, match="cannot deserialize"),
+        pytest.raises(StreamsError, match="cannot deserialize the record at n-0@0"),
     ):
         driver.pipe_raw("n", b"k", b"{not json")
     config = {**CONFIG, "default.deserialization.exception.handler": "log_and_continue"}
@@ -417,3 +417,29 @@ def test_a_global_table_joins_by_any_key_without_co_partitioning() -> None:
         everything = driver.create_output_topic("all", Serdes.String(), Serdes.Json())
         assert everything.read_values_to_list() == [["p1", "Pen"], ["p2", None]]
         assert driver.store(products.store_name).get("p1") == "Pen"
+
+
+def test_processing_errors_and_the_dead_letter_topic() -> None:
+    builder = StreamsBuilder()
+    builder.stream("n", value_serde=Serdes.Json()).map_values(lambda v: 100 // v).to("out")
+    with (
+        TopologyTestDriver(builder.build(), CONFIG) as driver,
+        pytest.raises(StreamsError, match=r"cannot process the record at n-0@0: integer division"),
+    ):
+        driver.pipe_raw("n", b"k", b"0")
+    config = {
+        **CONFIG,
+        "processing.exception.handler": "log_and_continue",
+        "default.deserialization.exception.handler": "log_and_continue",
+        "errors.dead.letter.queue.topic.name": "dlq",
+    }
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.pipe_raw("n", b"a", b"0")  # the function raises
+        driver.pipe_raw("n", b"b", b"{bad")  # cannot be read
+        driver.pipe_raw("n", b"c", b"4")
+        assert driver.create_output_topic(
+            "out", Serdes.String(), Serdes.Json()
+        ).read_values_to_list() == [25]
+        dead = driver.create_output_topic("dlq").read_key_values_to_list()
+        assert dead == [(b"a", b"0"), (b"b", b"{bad")]  # as they came, bytes untouched
+        assert [s.split(":")[0] for s in driver.skipped] == ["n-0@0", "n-0@1"]

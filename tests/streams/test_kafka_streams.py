@@ -177,14 +177,26 @@ def test_undecodable_records_fail_the_app_or_are_skipped_with_their_position(
     with pytest.raises(StreamsError, match=r"orders-0@0"):
         streams.run(count=2)
     streams.close()
+    cluster.create_topic("orders-dlq", partitions=1, replication_factor=3)
     lenient = {
         **app_config(cluster, "lenient"),
         "default.deserialization.exception.handler": "log_and_continue",
+        "errors.dead.letter.queue.topic.name": "orders-dlq",
     }
     with KafkaStreams(count_topology().build(), lenient) as streams:
         streams.run(count=3)
         assert streams.skipped[0].startswith("orders-0@0:")
         assert dict(streams.store("counts").all()) == {"C1": 1}
+    reader = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "dlq"})
+    try:
+        reader.assign([TopicPartition("orders-dlq", 0, 0)])
+        dead = reader.consume(10, 2.0)
+    finally:
+        reader.close()
+    assert [(m.key(), m.value()) for m in dead] == [(b"k", b"{broken")]
+    headers = dict(dead[0].headers() or [])
+    assert headers["__streams.errors.topic"] == b"orders"
+    assert headers["__streams.errors.offset"] == b"0"
 
 
 def test_start_runs_in_the_background_on_a_real_time_cluster(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from kstream_nb.streams.dsl import (
     session_windowed_serde,
     windowed_serde,
 )
-from kstream_nb.streams.kafka_streams import KafkaStreams, ReadOnlyStore, StreamsError
+from kstream_nb.streams.errors import StreamsError
+from kstream_nb.streams.kafka_streams import KafkaStreams, ReadOnlyStore
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import KeyValueStore, WindowStore
 from kstream_nb.streams.topology import Topology

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kstream_nb.streams.errors import ErrorPolicy
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import KeyValueStore
 from kstream_nb.streams.topology import Node, Task, Topology
@@ -40,8 +41,7 @@ class TopologyTestDriver:
         self.application_id = str(config.get("application.id", "topology-test-driver"))
         key_serde = config.get("default.key.serde", Serdes.Bytes())
         value_serde = config.get("default.value.serde", Serdes.Bytes())
-        self._handler = str(config.get("default.deserialization.exception.handler", "fail"))
-        self.skipped: list[str] = []
+        self.errors = ErrorPolicy(config)
         self.wall_clock_ms = start_ms
         self._outputs: dict[str, deque[tuple[bytes | None, bytes | None, int]]] = {}
         self._offsets: dict[str, int] = {}
@@ -71,13 +71,18 @@ class TopologyTestDriver:
         internal = topic in self.topology.repartition_topics()
         return f"{self.application_id}-{topic}" if internal else topic
 
-    def _on_error(self, task: Task, exc: Exception) -> None:
-        topic, partition, offset = task.current
-        message = f"{topic}-{partition}@{offset}: {exc}"
-        if self._handler == "log_and_continue":
-            self.skipped.append(message)
-            return
-        raise exc
+    @property
+    def skipped(self) -> list[str]:
+        """Records the error handlers let go: "topic-partition@offset: why"."""
+        return self.errors.skipped
+
+    def _on_error(
+        self, task: Task, exc: Exception, key: bytes | None, value: bytes | None, timestamp: int
+    ) -> None:
+        def dead_letter(topic: str, k: Any, v: Any, ts: int, headers: Any) -> None:
+            self._outputs.setdefault(topic, deque()).append((k, v, ts))
+
+        self.errors.handle(exc, task.current, key, value, timestamp, dead_letter)
 
     def _collect(
         self,

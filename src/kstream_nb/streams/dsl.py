@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kstream_nb.streams.serdes import Serde, Serdes
+from kstream_nb.streams.errors import DeserializationError
+from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import StoreSpec
 from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Task, Topology
 from kstream_nb.streams.windows import (
@@ -116,15 +117,13 @@ class _Source(Processor):
         try:
             key = (self.key_serde or defaults[0]).deserialize(record.key)
             value = (self.value_serde or defaults[1]).deserialize(record.value)
-        except Exception as exc:
-            self.task.report(exc)
-            return
+        except SerializationError as exc:
+            raise DeserializationError(str(exc)) from exc
         timestamp = record.timestamp
         if self.extractor is not None:
             timestamp = int(self.extractor(value, record.timestamp))
-            if timestamp < 0:  # Kafka Streams skips records with a negative timestamp
-                self.task.report(ValueError(f"negative timestamp {timestamp}"))
-                return
+            if timestamp < 0:
+                raise ValueError(f"the timestamp extractor gave a negative timestamp {timestamp}")
         self.task.stream_time = max(self.task.stream_time, timestamp)
         self.forward(StreamRecord(key, value, timestamp, record.headers))
 

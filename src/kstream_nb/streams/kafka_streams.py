@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kstream_nb.client import Consumer, KafkaError, KafkaException, TopicPartition
-from kstream_nb.errors import KStreamNbError
 from kstream_nb.runtime.registry import find_cluster
 from kstream_nb.streams.collector import RecordCollector
+from kstream_nb.streams.errors import ErrorPolicy, StreamsError
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
 from kstream_nb.streams.topology import Node, Task, Topology
@@ -44,6 +44,8 @@ _KNOWN = {
     "default.value.serde",
     "processing.guarantee",
     "default.deserialization.exception.handler",
+    "processing.exception.handler",
+    "errors.dead.letter.queue.topic.name",
     "commit.interval.ms",
     "num.stream.threads",
     "replication.factor",
@@ -57,10 +59,6 @@ _REBALANCING = (
     KafkaError.UNKNOWN_MEMBER_ID,
 )
 _ENTRY_BYTES = 100  # what one cached table update is taken to weigh
-
-
-class StreamsError(KStreamNbError):
-    """A Kafka Streams application that cannot start or went into ERROR."""
 
 
 class KafkaStreams:
@@ -85,16 +83,10 @@ class KafkaStreams:
             raise StreamsError(
                 f"processing.guarantee must be at_least_once or exactly_once_v2, got {guarantee!r}"
             )
-        handler = str(config.get("default.deserialization.exception.handler", "fail"))
-        if handler not in ("fail", "log_and_continue"):
-            raise StreamsError(
-                "default.deserialization.exception.handler must be fail or log_and_continue, "
-                f"got {handler!r}"
-            )
+        self.errors = ErrorPolicy(config)
         self.topology = topology
         self.application_id = str(config["application.id"])
         self.bootstrap_servers = str(config["bootstrap.servers"])
-        self._handler = handler
         self._defaults: tuple[Serde, Serde] = (
             config.get("default.key.serde") or Serdes.Bytes(),
             config.get("default.value.serde") or Serdes.Bytes(),
@@ -111,7 +103,6 @@ class KafkaStreams:
         self._last_commit_ms = 0
         self.state = "CREATED"
         self.tasks: dict[tuple[int, int], Task] = {}
-        self.skipped: list[str] = []
         self.processed = 0
         self._consumer: Consumer | None = None
         self._producer: RecordCollector | None = None
@@ -482,14 +473,18 @@ class KafkaStreams:
             finally:
                 reader.close()
 
-    def _on_error(self, task: Task, exc: Exception) -> None:
-        topic, partition, offset = task.current
-        message = f"{topic}-{partition}@{offset}: {exc}"
-        if self._handler == "log_and_continue":
-            log.warning("skipped a record that cannot be deserialized: %s", message)
-            self.skipped.append(message)
-            return
-        raise StreamsError(f"cannot deserialize the record at {message}") from exc
+    @property
+    def skipped(self) -> list[str]:
+        """Records the error handlers let go: "topic-partition@offset: why"."""
+        return self.errors.skipped
+
+    def _on_error(
+        self, task: Task, exc: Exception, key: bytes | None, value: bytes | None, timestamp: int
+    ) -> None:
+        def dead_letter(topic: str, k: Any, v: Any, ts: int, headers: Any) -> None:
+            self._produce(topic, k, v, ts, headers, None)
+
+        self.errors.handle(exc, task.current, key, value, timestamp, dead_letter)
 
     # -- interactive queries ---------------------------------------------------------------
 

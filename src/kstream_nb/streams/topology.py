@@ -199,7 +199,7 @@ class Task:
         global_stores: dict[str, KeyValueStore] | None = None,
         topic_name: Callable[[str], str] = lambda t: t,
         default_serdes: tuple[Serde, Serde] | None = None,
-        on_error: Callable[[Task, Exception], None] | None = None,
+        on_error: Callable[[Task, Exception, bytes | None, bytes | None, int], None] | None = None,
         cache_entries: int = 0,
     ) -> None:
         self.id = (sub.id, partition)
@@ -238,12 +238,6 @@ class Task:
     def store(self, name: str) -> Any:
         return self.stores[name]
 
-    def report(self, exc: Exception) -> None:
-        """A record that cannot be processed: the handler decides (raise without one)."""
-        if self.on_error is None:
-            raise exc
-        self.on_error(self, exc)
-
     def process(
         self,
         topic: str,
@@ -256,7 +250,12 @@ class Task:
         """Run one record (still bytes) from `topic` through the sub-topology."""
         source = self._sources[topic]
         self.current = (topic, self.partition, offset)
-        source.process(StreamRecord(key, value, timestamp, tuple(headers)))
+        try:
+            source.process(StreamRecord(key, value, timestamp, tuple(headers)))
+        except Exception as exc:  # the error policy decides: fail, or skip (and dead-letter)
+            if self.on_error is None:
+                raise
+            self.on_error(self, exc, key, value, timestamp)
         self.processed += 1
 
     # -- table updates, through the record cache ----------------------------------------------
