@@ -443,3 +443,29 @@ def test_processing_errors_and_the_dead_letter_topic() -> None:
         dead = driver.create_output_topic("dlq").read_key_values_to_list()
         assert dead == [(b"a", b"0"), (b"b", b"{bad")]  # as they came, bytes untouched
         assert [s.split(":")[0] for s in driver.skipped] == ["n-0@0", "n-0@1"]
+
+
+def test_a_regrouped_table_adds_new_rows_and_subtracts_replaced_ones() -> None:
+    builder = StreamsBuilder()
+    regions = (
+        builder.table("user-regions")
+        .group_by(lambda user, region: (region, user))
+        .count("users-per-region")
+    )
+    regions.to_stream().to("region-counts", value_serde=Serdes.Long())
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        users = driver.create_input_topic("user-regions", Serdes.String(), Serdes.String())
+        users.pipe_input("alice", "EU")
+        users.pipe_input("bob", "EU")
+        users.pipe_input("alice", "US")  # moves: EU loses her, US gains her
+        users.pipe_input("bob", None)  # deleted: EU loses him
+        out = driver.create_output_topic("region-counts", Serdes.String(), Serdes.Long())
+        assert out.read_key_values_to_list() == [
+            ("EU", 1),
+            ("EU", 2),
+            ("EU", 1),
+            ("US", 1),
+            ("EU", 0),
+        ]
+        assert dict(driver.store("users-per-region").all()) == {"EU": 0, "US": 1}

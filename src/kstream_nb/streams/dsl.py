@@ -38,8 +38,10 @@ from kstream_nb.streams.windows import (
 )
 
 __all__ = [
+    "ChangeSerde",
     "GlobalKTable",
     "KGroupedStream",
+    "KGroupedTable",
     "KStream",
     "KTable",
     "SessionWindowedKStream",
@@ -82,6 +84,33 @@ def session_windowed_serde(inner: Serde) -> Serde:
     return Serde(serialize, deserialize, f"windowed-session<{inner.name}>")
 
 
+class ChangeSerde(Serde):
+    """What a grouped table sends through its repartition topic: (1, value) to add, (0, value)
+    to subtract; one flag byte, then the value's bytes. Without an inner serde, the task's
+    default value serde is used."""
+
+    def __init__(self, inner: Serde | None = None) -> None:
+        self.inner = inner
+        super().__init__(self._write, self._read, f"change<{inner.name if inner else 'default'}>")
+
+    def _write(self, change: tuple[int, Any]) -> bytes:
+        assert self.inner is not None
+        return bytes([change[0]]) + (self.inner.serialize(change[1]) or b"")
+
+    def _read(self, data: bytes) -> tuple[int, Any]:
+        assert self.inner is not None
+        return data[0], self.inner.deserialize(bytes(data[1:]))
+
+    def resolved(self, default: Serde) -> ChangeSerde:
+        return self if self.inner is not None else ChangeSerde(default)
+
+
+def _value_serde(serde: Serde | None, default: Serde) -> Serde:
+    if serde is None:
+        return default
+    return serde.resolved(default) if isinstance(serde, ChangeSerde) else serde
+
+
 def _arity(fn: Callable[..., Any]) -> int:
     try:
         params = inspect.signature(fn).parameters.values()
@@ -116,7 +145,7 @@ class _Source(Processor):
         defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
         try:
             key = (self.key_serde or defaults[0]).deserialize(record.key)
-            value = (self.value_serde or defaults[1]).deserialize(record.value)
+            value = _value_serde(self.value_serde, defaults[1]).deserialize(record.value)
         except SerializationError as exc:
             raise DeserializationError(str(exc)) from exc
         timestamp = record.timestamp
@@ -163,7 +192,7 @@ class _Sink(Processor):
                 key_serde = windowed_serde(key_serde, size)
         topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
         key = key_serde.serialize(record.key)
-        value = (self.value_serde or defaults[1]).serialize(record.value)
+        value = _value_serde(self.value_serde, defaults[1]).serialize(record.value)
         self.task.send(topic, record.with_(key=key, value=value), self.node)
 
 
@@ -429,6 +458,50 @@ class _GlobalJoin(Processor):
         if other is None and not self.left:
             return
         self.forward(record.with_(value=self.joiner(record.value, other)))
+
+
+class _TableRekey(Processor):
+    """KTable.group_by: each update becomes a subtraction from its old group and an addition
+    to its new one (Kafka Streams' KTableRepartitionMap)."""
+
+    def __init__(self, selector: Callable[[Any, Any], tuple[Any, Any]]) -> None:
+        self.selector = selector
+
+    def process(self, record: StreamRecord) -> None:
+        change: Change = record.value
+        if change.old is not None:
+            key, value = self.selector(record.key, change.old)
+            self.forward(StreamRecord(key, (0, value), record.timestamp, record.headers))
+        if change.new is not None:
+            key, value = self.selector(record.key, change.new)
+            self.forward(StreamRecord(key, (1, value), record.timestamp, record.headers))
+
+
+class _TableAggregate(Processor):
+    def __init__(
+        self,
+        store: str,
+        initializer: Callable[[], Any],
+        adder: Callable[[Any, Any, Any], Any],
+        subtractor: Callable[[Any, Any, Any], Any],
+    ) -> None:
+        self.store_name = store
+        self.initializer = initializer
+        self.adder = adder
+        self.subtractor = subtractor
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None:
+            return
+        flag, value = record.value
+        old = self.task.table_get(self.store_name, record.key)
+        base = self.initializer() if old is None else old
+        new = (
+            self.adder(record.key, value, base)
+            if flag
+            else self.subtractor(record.key, value, base)
+        )
+        self.task.table_put(self, self.store_name, record.key, new, old, record.with_(value=None))
 
 
 class _Suppress(Processor):
@@ -1001,6 +1074,51 @@ class TimeWindowedKStream(_Aggregating):
         )
 
 
+class KGroupedTable:
+    """A table regrouped by a new key: aggregate with an adder and a subtractor."""
+
+    def __init__(self, stream: KStream, key_serde: Serde | None, value_serde: Serde | None) -> None:
+        self._grouped = KGroupedStream(stream, key_serde, ChangeSerde(value_serde), True)
+        self._key_serde = key_serde
+
+    def count(self, materialized: str | None = None) -> KTable:
+        return self.aggregate(
+            lambda: 0,
+            lambda key, value, agg: agg + 1,
+            lambda key, value, agg: agg - 1,
+            materialized,
+            value_serde=Serdes.Long(),
+        )
+
+    def reduce(
+        self,
+        adder: Callable[[Any, Any], Any],
+        subtractor: Callable[[Any, Any], Any],
+        materialized: str | None = None,
+    ) -> KTable:
+        return self.aggregate(
+            lambda: None,
+            lambda key, value, agg: value if agg is None else adder(agg, value),
+            lambda key, value, agg: subtractor(agg, value),
+            materialized,
+        )
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        adder: Callable[[Any, Any, Any], Any],
+        subtractor: Callable[[Any, Any, Any], Any],
+        materialized: str | None = None,
+        value_serde: Serde | None = None,
+    ) -> KTable:
+        return self._grouped._materialize(
+            materialized,
+            lambda store: StoreSpec(store, "kv", self._key_serde, value_serde or Serdes.Json()),
+            "KTABLE-AGGREGATE",
+            lambda store: _TableAggregate(store, initializer, adder, subtractor),
+        )
+
+
 class SessionWindowedKStream:
     """A grouped stream cut into sessions of activity."""
 
@@ -1122,6 +1240,20 @@ class KTable:
         )
         that.add_child(merged)
         return KTable(b, merged, None)
+
+    def group_by(
+        self,
+        selector: Callable[[Any, Any], tuple[Any, Any]],
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+    ) -> KGroupedTable:
+        """Regroup the rows by `selector(key, value) -> (new_key, new_value)`; aggregations
+        then add each new row and subtract each replaced one (through a repartition topic)."""
+        node = self._b._add(
+            Node(self._b._name("KTABLE-SELECT"), "processor", lambda: _TableRekey(selector)),
+            self._node,
+        )
+        return KGroupedTable(KStream(self._b, node), key_serde, value_serde)
 
     def to_stream(self) -> KStream:
         """Each update as a record (a deletion as a null value)."""
