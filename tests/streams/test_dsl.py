@@ -469,3 +469,13 @@ def test_a_regrouped_table_adds_new_rows_and_subtracts_replaced_ones() -> None:
             ("EU", 0),
         ]
         assert dict(driver.store("users-per-region").all()) == {"EU": 0, "US": 1}
+
+
+def test_a_topology_draws_itself_as_a_mermaid_graph() -> None:
+    builder, *_ = seed_topology()
+    graph = builder.build()._repr_markdown_()
+    assert graph.startswith("```mermaid\nflowchart LR\n")
+    assert graph.count("subgraph") == graph.count("\n  end") == 2
+    assert '{{"orders"}}' in graph
+    assert "KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition" in graph
+    assert "-.-" in graph  # processors are tied to their stores

@@ -174,6 +174,49 @@ class Topology:
     def __repr__(self) -> str:
         return self.describe()
 
+    def mermaid(self) -> str:
+        """The topology as a Mermaid flowchart: sub-topologies, topics, processors, stores."""
+        ids: dict[str, str] = {}
+
+        def ident(kind: str, name: str) -> str:
+            return ids.setdefault(f"{kind}:{name}", f"{kind[0]}{len(ids)}")
+
+        def label(text: str) -> str:
+            return '"' + text.replace('"', "'") + '"'
+
+        lines = ["flowchart LR"]
+        for sub in self.subtopologies:
+            lines.append(f"  subgraph sub{sub.id} [{label(f'Sub-topology {sub.id}')}]")
+            for node in sub.nodes:
+                shape = {"source": "([{}])", "sink": "[[{}]]"}.get(node.kind, "[{}]")
+                lines.append(f"    {ident('node', node.name)}{shape.format(label(node.name))}")
+            lines.append("  end")
+        links: list[str] = []
+        for sub in self.subtopologies:
+            for node in sub.nodes:
+                me = ident("node", node.name)
+                links.extend(f"  {me} --> {ident('node', c.name)}" for c in node.children)
+                for topic in node.topics:
+                    topic_id = ident("topic", topic)
+                    links.append(f"  {topic_id}{{{{{label(topic)}}}}}")
+                    edge = (
+                        f"{topic_id} --> {me}" if node.kind == "source" else f"{me} --> {topic_id}"
+                    )
+                    links.append(f"  {edge}")
+                for store in node.stores:
+                    links.append(f"  {ident('store', store)}[({label(store)})]")
+                    links.append(f"  {me} -.- {ident('store', store)}")
+        for store, (topic, _, _) in self.global_tables.items():
+            links.append(f"  {ident('store', store)}[({label(store + ' (global)')})]")
+            links.append(
+                f"  {ident('topic', topic)}{{{{{label(topic)}}}}} --> {ident('store', store)}"
+            )
+        return "\n".join([*lines, *dict.fromkeys(links)])
+
+    def _repr_markdown_(self) -> str:
+        """A graph in JupyterLab (which draws Mermaid), the text of `describe()` elsewhere."""
+        return f"```mermaid\n{self.mermaid()}\n```"
+
 
 @dataclass(slots=True)
 class _Cached:
