@@ -479,3 +479,41 @@ def test_a_topology_draws_itself_as_a_mermaid_graph() -> None:
     assert '{{"orders"}}' in graph
     assert "KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition" in graph
     assert "-.-" in graph  # processors are tied to their stores
+
+
+def test_the_processor_api_with_state_and_both_punctuations() -> None:
+    from kstream_nb.streams import Processor, ProcessorContext, PunctuationType, Record
+
+    fired: list[tuple[str, int]] = []
+
+    class Deduplicate(Processor):
+        def init(self, context: ProcessorContext) -> None:
+            self.context = context
+            self.seen = context.get_state_store("seen")
+            context.schedule(1000, PunctuationType.STREAM_TIME, lambda t: fired.append(("s", t)))
+            context.schedule(
+                5000, PunctuationType.WALL_CLOCK_TIME, lambda t: fired.append(("w", t))
+            )
+
+        def process(self, record: Record) -> None:
+            if self.seen.get(record.key) is None:
+                self.seen.put(record.key, record.timestamp)
+                self.context.forward(record)
+
+    builder = StreamsBuilder()
+    builder.add_state_store("seen")
+    builder.stream("events").process(Deduplicate, "seen").to("unique")
+    with pytest.raises(ValueError, match="add_state_store"):
+        builder.stream("x").process(Deduplicate, "missing")
+    with TopologyTestDriver(builder.build(), CONFIG, start_ms=0) as driver:
+        events = driver.create_input_topic("events", Serdes.String(), Serdes.Json())
+        events.pipe_input("a", 1, timestamp=0)  # stream time starts: first due at 1000
+        events.pipe_input("a", 2, timestamp=500)  # a duplicate key: dropped
+        events.pipe_input("b", 3, timestamp=2500)  # due: fires once at 2500, next due 3000
+        events.pipe_input("c", 4, timestamp=2600)
+        driver.advance_wall_clock_time(4000)
+        driver.advance_wall_clock_time(1000)  # wall clock 5000: due
+        out = driver.create_output_topic("unique", Serdes.String(), Serdes.Json())
+        assert out.read_key_values_to_list() == [("a", 1), ("b", 3), ("c", 4)]
+        assert fired == [("s", 2500), ("w", 5000)]
+        assert driver.store("seen").get("b") == 2500

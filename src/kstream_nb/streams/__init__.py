@@ -18,6 +18,13 @@ from kstream_nb.streams.dsl import (
 )
 from kstream_nb.streams.errors import StreamsError
 from kstream_nb.streams.kafka_streams import KafkaStreams, ReadOnlyStore
+from kstream_nb.streams.processor_api import (
+    Cancellable,
+    Processor,
+    ProcessorContext,
+    PunctuationType,
+    Record,
+)
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import KeyValueStore, WindowStore
 from kstream_nb.streams.topology import Topology
@@ -31,13 +38,18 @@ from kstream_nb.streams.windows import (
 )
 
 __all__ = [
+    "Cancellable",
     "JoinWindows",
     "KGroupedStream",
     "KStream",
     "KTable",
     "KafkaStreams",
     "KeyValueStore",
+    "Processor",
+    "ProcessorContext",
+    "PunctuationType",
     "ReadOnlyStore",
+    "Record",
     "Serde",
     "Serdes",
     "SerializationError",

@@ -63,6 +63,8 @@ class TopologyTestDriver:
             )
             for sub in topology.subtopologies
         ]
+        for task in self.tasks:
+            task.wall_clock_ms = start_ms
         self._by_topic = {
             self._topic_name(topic): task for task in self.tasks for topic in task.sub.sources
         }
@@ -161,7 +163,10 @@ class TopologyTestDriver:
         return sum(t.dropped_late for t in self.tasks)
 
     def advance_wall_clock_time(self, duration_ms: int) -> None:
+        """Move the driver's wall clock; wall-clock punctuations that fall due fire."""
         self.wall_clock_ms += duration_ms
+        for task in self.tasks:
+            task.advance_wall_clock(self.wall_clock_ms)
 
     def close(self) -> None:
         self._outputs.clear()

@@ -642,6 +642,20 @@ class StreamsBuilder:
         )
         return KTable(self, node, store)
 
+    def add_state_store(
+        self,
+        name: str,
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+        logged: bool = True,
+    ) -> StreamsBuilder:
+        """A key-value store for processors of the Processor API (`stream.process(..., name)`),
+        backed by a changelog unless `logged=False`."""
+        if name in self._stores:
+            raise ValueError(f"there is already a store named {name!r}")
+        self._stores[name] = StoreSpec(name, "kv", key_serde, value_serde, logged)
+        return self
+
     def global_table(
         self,
         topic: str,
@@ -744,6 +758,27 @@ class KStream:
         return KStream(
             self._b, node, repartition=self._needs_repartition or other._needs_repartition
         )
+
+    def process(self, supplier: Callable[[], Any], *stores: str) -> KStream:
+        """Run your own `Processor` (a subclass, or a function returning one per task) with
+        the named stores; what it forwards is the new stream."""
+        from kstream_nb.streams.processor_api import UserProcessorNode
+
+        unknown = [s for s in stores if s not in self._b._stores]
+        if unknown:
+            raise ValueError(
+                f"no store {', '.join(unknown)}: add it first with builder.add_state_store(name)"
+            )
+        node = self._b._add(
+            Node(
+                self._b._name("KSTREAM-PROCESSOR"),
+                "processor",
+                lambda: UserProcessorNode(supplier),
+                stores=tuple(stores),
+            ),
+            self._node,
+        )
+        return KStream(self._b, node)
 
     def split(self, prefix: str = "") -> BranchedKStream:
         return BranchedKStream(self, prefix)

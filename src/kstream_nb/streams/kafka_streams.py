@@ -303,6 +303,9 @@ class KafkaStreams:
         messages = consumer.consume(500, timeout)
         done = 0
         with self._lock:
+            now = self._cluster.now_ms()
+            for each in self.tasks.values():
+                each.advance_wall_clock(now)
             for msg in messages:
                 error = msg.error()
                 if error is not None:
@@ -431,6 +434,7 @@ class KafkaStreams:
                 global_stores=self._global_stores,
             )
             self._restore(task)
+            task.advance_wall_clock(self._cluster.now_ms())
             self.tasks[(sub_id, tp.partition)] = task
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

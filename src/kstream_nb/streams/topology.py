@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from kstream_nb.streams.serdes import Serde
@@ -218,6 +219,11 @@ class Topology:
         return f"```mermaid\n{self.mermaid()}\n```"
 
 
+class PunctuationType(Enum):
+    STREAM_TIME = "stream_time"
+    WALL_CLOCK_TIME = "wall_clock_time"
+
+
 @dataclass(slots=True)
 class _Cached:
     processor: Processor
@@ -260,6 +266,8 @@ class Task:
         self.stores: dict[str, KeyValueStore | WindowStore] = {}
         self.shared: dict[str, Any] = {}  # state processors of one task share (join buffers)
         self.global_stores = global_stores or {}
+        self.punctuators: list[Any] = []  # Cancellable, see processor_api
+        self.wall_clock_ms = 0
         for name in sub.stores:
             spec = topology.stores[name]
             on_write = None
@@ -300,6 +308,14 @@ class Task:
                 raise
             self.on_error(self, exc, key, value, timestamp)
         self.processed += 1
+        if self.punctuators:
+            punctuate(self, PunctuationType.STREAM_TIME, self.stream_time)
+
+    def advance_wall_clock(self, now_ms: int) -> None:
+        """Fire wall-clock punctuations due at `now_ms`."""
+        self.wall_clock_ms = now_ms
+        if self.punctuators:
+            punctuate(self, PunctuationType.WALL_CLOCK_TIME, now_ms)
 
     # -- table updates, through the record cache ----------------------------------------------
 
@@ -345,3 +361,20 @@ def _bind(
     writer: Callable[[Task, str, Any, Any], None], task: Task, name: str
 ) -> Callable[[Any, Any], None]:
     return lambda key, value: writer(task, name, key, value)
+
+
+def punctuate(task: Task, kind: PunctuationType, now: int) -> None:
+    """Fire every punctuation of `kind` that is due at `now` (once), and reschedule it."""
+    for p in list(task.punctuators):
+        if p.cancelled:
+            task.punctuators.remove(p)
+            continue
+        if p.kind is not kind:
+            continue
+        if p.next_due is None:  # stream time: counted from the first record seen
+            p.next_due = now + p.interval_ms
+            continue
+        if now >= p.next_due:
+            p.callback(now)
+            missed = (now - p.next_due) // p.interval_ms + 1
+            p.next_due += missed * p.interval_ms
