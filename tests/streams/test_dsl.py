@@ -517,3 +517,32 @@ def test_the_processor_api_with_state_and_both_punctuations() -> None:
         assert out.read_key_values_to_list() == [("a", 1), ("b", 3), ("c", 4)]
         assert fired == [("s", 2500), ("w", 5000)]
         assert driver.store("seen").get("b") == 2500
+
+
+def test_sliding_windows_hold_records_at_most_the_difference_apart() -> None:
+    # KIP-450: each record makes the window ending at it and, if a record falls in it, the
+    # one starting 1 ms after it; with a 10 s difference and records at 5 s, 8 s and 20 s:
+    from kstream_nb.streams import SlidingWindows
+
+    builder = StreamsBuilder()
+    table = (
+        builder.stream("clicks")
+        .group_by_key()
+        .windowed_by(SlidingWindows.of_time_difference_with_no_grace("10s"))
+        .count("sliding")
+    )
+    assert table.store_name == "sliding"
+    config = {"default.key.serde": Serdes.String(), "default.value.serde": Serdes.String()}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        clicks = driver.create_input_topic("clicks", Serdes.String(), Serdes.String())
+        for ts in (5_000, 8_000, 20_000):
+            clicks.pipe_input("u", "x", timestamp=ts)
+        windows = {(w.start, w.end): n for w, n in driver.store("sliding").fetch("u", -(10**9))}
+        assert windows == {
+            (-5_000, 5_000): 1,
+            (-2_000, 8_000): 2,  # 5 s and 8 s are 3 s apart: one window holds both
+            (5_001, 15_001): 1,  # from 1 ms after 5 s: only 8 s
+            (10_000, 20_000): 1,  # 20 s is 12 s after 8 s: alone
+        }  # no window right after 8 s or 20 s: none would hold a record
+        clicks.pipe_input("u", "x", timestamp=1_000)  # stream time 20 s: its windows closed
+        assert driver.dropped_late_records == 1

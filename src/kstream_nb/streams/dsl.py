@@ -27,11 +27,12 @@ from typing import Any
 
 from kstream_nb.streams.errors import DeserializationError
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
-from kstream_nb.streams.stores import StoreSpec
+from kstream_nb.streams.stores import StoreSpec, WindowStore
 from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Task, Topology
 from kstream_nb.streams.windows import (
     SessionWindow,
     SessionWindows,
+    SlidingWindows,
     TimeWindows,
     Window,
     Windowed,
@@ -45,6 +46,7 @@ __all__ = [
     "KStream",
     "KTable",
     "SessionWindowedKStream",
+    "SlidingWindowedKStream",
     "StreamsBuilder",
     "Suppressed",
     "TimeWindowedKStream",
@@ -291,6 +293,60 @@ class _SessionAggregate(Processor):
             self.forward(StreamRecord(gone, Change(None, s[2]), t, record.headers))
         new = Windowed(record.key, SessionWindow(start, end))
         self.forward(StreamRecord(new, Change(agg, None), t, record.headers))
+
+
+class _SlidingAggregate(Processor):
+    """Sliding windows by their definition: every window that a record's arrival creates or
+    changes is recomputed from the records kept for the key (within difference + grace of
+    stream time), and forwarded when its aggregate changed. Windows are [start, end], both
+    ends inclusive, end - start == difference."""
+
+    def __init__(
+        self,
+        store: str,
+        windows: SlidingWindows,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+    ) -> None:
+        self.store_name = store
+        self.windows = windows
+        self.initializer = initializer
+        self.aggregator = aggregator
+        self.records: dict[Any, list[tuple[int, Any]]] = {}
+
+    def process(self, record: StreamRecord) -> None:
+        if record.key is None or record.value is None:
+            return
+        d, t = self.windows.difference_ms, record.timestamp
+        close_time = self.task.stream_time - self.windows.grace_ms
+        if t + d < close_time:  # even the window starting at t - ... has closed
+            self.task.dropped_late += 1
+            return
+        kept = [r for r in self.records.get(record.key, []) if r[0] + 2 * d >= close_time]
+        kept.append((t, record.value))
+        kept.sort(key=lambda r: r[0])
+        self.records[record.key] = kept
+        starts = {t - d, t + 1}
+        for ts, _ in kept:
+            if ts - d <= t <= ts:
+                starts.add(ts - d)
+            if ts + 1 <= t <= ts + 1 + d:
+                starts.add(ts + 1)
+        store: WindowStore = self.task.store(self.store_name)
+        for start in sorted(starts):
+            end = start + d
+            inside = [v for ts, v in kept if start <= ts <= end]
+            if not inside or end < close_time:
+                continue
+            agg = self.initializer()
+            for v in inside:
+                agg = self.aggregator(record.key, v, agg)
+            old = store.get(record.key, start)
+            if old == agg:
+                continue
+            store.put(record.key, start, agg)
+            out = Windowed(record.key, Window(start, end))
+            self.forward(StreamRecord(out, Change(agg, old), t, record.headers))
 
 
 class _TableSource(Processor):
@@ -1072,10 +1128,12 @@ class KGroupedStream(_Aggregating):
         )
 
     def windowed_by(
-        self, windows: TimeWindows | SessionWindows
-    ) -> TimeWindowedKStream | SessionWindowedKStream:
+        self, windows: TimeWindows | SessionWindows | SlidingWindows
+    ) -> TimeWindowedKStream | SessionWindowedKStream | SlidingWindowedKStream:
         if isinstance(windows, SessionWindows):
             return SessionWindowedKStream(self, windows)
+        if isinstance(windows, SlidingWindows):
+            return SlidingWindowedKStream(self, windows)
         return TimeWindowedKStream(self, windows)
 
 
@@ -1151,6 +1209,36 @@ class KGroupedTable:
             lambda store: StoreSpec(store, "kv", self._key_serde, value_serde or Serdes.Json()),
             "KTABLE-AGGREGATE",
             lambda store: _TableAggregate(store, initializer, adder, subtractor),
+        )
+
+
+class SlidingWindowedKStream(_Aggregating):
+    """A grouped stream in sliding windows."""
+
+    def __init__(self, grouped: KGroupedStream, windows: SlidingWindows) -> None:
+        self._grouped = grouped
+        self._windows = windows
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        materialized: str | None = None,
+        value_serde: Serde | None = None,
+    ) -> KTable:
+        windows = self._windows
+        return self._grouped._materialize(
+            materialized,
+            lambda store: StoreSpec(
+                store,
+                "window",
+                self._grouped._key_serde,
+                value_serde or Serdes.Json(),
+                window_size_ms=windows.difference_ms,
+            ),
+            "KSTREAM-SLIDING-AGGREGATE",
+            lambda store: _SlidingAggregate(store, windows, initializer, aggregator),
+            None,
         )
 
 

@@ -13,7 +13,15 @@ from typing import Any
 
 from kstream_nb.clock import parse_duration_ms
 
-__all__ = ["JoinWindows", "SessionWindow", "SessionWindows", "TimeWindows", "Window", "Windowed"]
+__all__ = [
+    "JoinWindows",
+    "SessionWindow",
+    "SessionWindows",
+    "SlidingWindows",
+    "TimeWindows",
+    "Window",
+    "Windowed",
+]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -138,3 +146,35 @@ class SessionWindows:
         if grace < 0:
             raise ValueError(f"grace must not be negative, got {grace} ms")
         return cls(gap, grace)
+
+
+@dataclass(frozen=True, slots=True)
+class SlidingWindows:
+    """Windows of `difference` ms that slide with the records (KIP-450): two records fall in a
+    common window when their timestamps are at most `difference` apart.
+
+    Only windows that hold records exist: for each record at t, the window ending at it,
+    [t - difference, t], and the one starting just after it, [t + 1, t + 1 + difference] (both
+    ends inclusive), when records fall in them.
+    """
+
+    difference_ms: int
+    grace_ms: int
+
+    @classmethod
+    def of_time_difference_with_no_grace(cls, difference: str | int) -> SlidingWindows:
+        return cls._make(_ms(difference), 0)
+
+    @classmethod
+    def of_time_difference_and_grace(
+        cls, difference: str | int, grace: str | int
+    ) -> SlidingWindows:
+        return cls._make(_ms(difference), _ms(grace))
+
+    @classmethod
+    def _make(cls, difference: int, grace: int) -> SlidingWindows:
+        if difference <= 0:
+            raise ValueError(f"the time difference must be positive, got {difference} ms")
+        if grace < 0:
+            raise ValueError(f"grace must not be negative, got {grace} ms")
+        return cls(difference, grace)
