@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kstream_nb import Cluster, Producer
-from kstream_nb.jupyter import table_chart, table_rows
+from kstream_nb.jupyter import StoreView, table_chart, table_rows
 from kstream_nb.streams import KafkaStreams, Serdes, StreamsBuilder, TimeWindows
 
 HOUR = 3_600_000
@@ -60,3 +60,13 @@ def test_a_windowed_table_chart_follows_the_counts(tmp_path: Path) -> None:
                 chart.close()
             with pytest.raises(ValueError, match="no store"):
                 table_chart(streams, per_hour.filter(lambda k, v: True))
+            view = StoreView(streams, per_hour, interval=0.1)
+            try:
+                deadline = time.monotonic() + 10
+                while view.total < 2:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                assert view.columns == ["key", "window start", "window end", "value"]
+                assert [(r[0], r[3]) for r in view.rows] == [("C1", "2"), ("C2", "1")]
+            finally:
+                view.close()

@@ -10,7 +10,7 @@ from typing import Any
 from kstream_nb.jupyter.chart import LiveChart
 from kstream_nb.jupyter.live import LagChart, LagView, TopicView
 from kstream_nb.jupyter.session import session
-from kstream_nb.jupyter.streams_view import table_chart, table_rows
+from kstream_nb.jupyter.streams_view import StoreView, table_chart, table_rows
 from kstream_nb.jupyter.widgets import Dashboard, EventLog, GroupView, Tail
 from kstream_nb.runtime import Cluster
 
@@ -21,6 +21,7 @@ __all__ = [
     "LagChart",
     "LagView",
     "LiveChart",
+    "StoreView",
     "Tail",
     "TopicView",
     "current_cluster",
