@@ -546,3 +546,39 @@ def test_sliding_windows_hold_records_at_most_the_difference_apart() -> None:
         }  # no window right after 8 s or 20 s: none would hold a record
         clicks.pipe_input("u", "x", timestamp=1_000)  # stream time 20 s: its windows closed
         assert driver.dropped_late_records == 1
+
+
+@pytest.mark.parametrize("kind", ["join", "left_join"])
+def test_foreign_key_joins_follow_both_sides(kind: str) -> None:
+    builder = StreamsBuilder()
+    orders, customers = builder.table("orders"), builder.table("customers")
+    joined = getattr(orders, kind)(
+        customers,
+        lambda order, customer: [order["item"], customer],
+        foreign_key=lambda o: o["cust"],
+    )
+    joined.to_stream().to("orders-with-names")
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        order_in = driver.create_input_topic("orders", Serdes.String(), Serdes.Json())
+        customer_in = driver.create_input_topic("customers", Serdes.String(), Serdes.Json())
+        out = driver.create_output_topic("orders-with-names", Serdes.String(), Serdes.Json())
+        customer_in.pipe_input("C1", "Ada")
+        order_in.pipe_input("O1", {"item": "pen", "cust": "C1"})
+        order_in.pipe_input("O2", {"item": "ink", "cust": "C2"})  # no such customer yet
+        # As Kafka's resolver does, an inner join answers "no right row" with a tombstone.
+        assert out.read_key_values_to_list() == (
+            [("O1", ["pen", "Ada"]), ("O2", None)]
+            if kind == "join"
+            else [("O1", ["pen", "Ada"]), ("O2", ["ink", None])]
+        )
+        customer_in.pipe_input("C2", "Bob")  # the right side arrives: O2 joins now
+        customer_in.pipe_input("C1", "Ada L.")  # a right row changes: its left rows follow
+        order_in.pipe_input("O1", {"item": "pen", "cust": "C2"})  # the foreign key moves
+        customer_in.pipe_input("C1", "Ada again")  # O1 no longer points at C1: nothing
+        order_in.pipe_input("O2", None)  # a left row deleted: its result goes too
+        assert out.read_key_values_to_list() == [
+            ("O2", ["ink", "Bob"]),
+            ("O1", ["pen", "Ada L."]),
+            ("O1", ["pen", "Bob"]),
+            ("O2", None),
+        ]

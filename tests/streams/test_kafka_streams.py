@@ -36,9 +36,17 @@ def app_config(cluster: Cluster, app: str = "order-stream-processor") -> dict[st
     }
 
 
-def produce(cluster: Cluster, topic: str, rows: list[tuple[str, Any]], after_ms: int = 0) -> None:
+def produce(
+    cluster: Cluster,
+    topic: str,
+    rows: list[tuple[str, Any]],
+    after_ms: int = 0,
+    partitioner: str = "consistent_random",
+) -> None:
     """Rows 1 ms apart, from `after_ms` past the cluster's now (timestamp 0 would mean now)."""
-    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    producer = Producer(
+        {"bootstrap.servers": cluster.bootstrap_servers, "partitioner": partitioner}
+    )
     start_ms = cluster.now_ms() + after_ms
     for i, (key, value) in enumerate(rows):
         producer.produce(topic, json.dumps(value).encode(), key.encode(), timestamp=start_ms + i)
@@ -58,6 +66,24 @@ def read_all(cluster: Cluster, topic: str) -> list[tuple[str, Any]]:
                 break
         rows = [((m.key() or b"").decode(), json.loads(m.value() or b"null")) for m in out]
         return sorted(rows, key=lambda kv: (kv[0], json.dumps(kv[1], sort_keys=True)))
+    finally:
+        consumer.close()
+
+
+def latest(cluster: Cluster, topic: str) -> dict[str, Any]:
+    """The newest value per key (a table's state), reading each partition in order."""
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "latest"})
+    try:
+        parts = sorted(cluster.core.image.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        state: dict[str, Any] = {}
+        for _ in range(20):
+            batch = consumer.consume(1000, 0.5)
+            for m in batch:
+                state[(m.key() or b"").decode()] = json.loads(m.value() or b"null")
+            if not batch and state:
+                break
+        return {k: v for k, v in state.items() if v is not None}
     finally:
         consumer.close()
 
@@ -280,3 +306,29 @@ def test_a_global_table_is_read_whole_and_followed(cluster: Cluster) -> None:
         produce(cluster, "orders", [("C3", {"sku": "p3"})], after_ms=30)
         streams.run(count=1)
     assert sorted(v for _, v in read_all(cluster, "named")) == ["Ink", "Pad", "Pen"]
+
+
+def test_a_foreign_key_join_across_differently_partitioned_topics(cluster: Cluster) -> None:
+    cluster.create_topic("accounts", partitions=2, replication_factor=3)
+    cluster.create_topic("order-rows", partitions=3, replication_factor=3)
+    cluster.create_topic("named-orders", partitions=3, replication_factor=3)
+    builder = StreamsBuilder()
+    orders, accounts = builder.table("order-rows"), builder.table("accounts")
+    orders.join(
+        accounts, lambda o, a: f"{o['item']} for {a}", foreign_key=lambda o: o["acct"]
+    ).to_stream().to("named-orders")
+    # Kafka Streams finds rows by partitioning keys with murmur2, as the Java producer does; the
+    # tables' topics must be written that way (librdkafka's default partitioner is not).
+    produce(cluster, "accounts", [(f"A{i}", f"name-{i}") for i in range(4)], partitioner="murmur2")
+    rows = [(f"O{i}", {"item": f"i{i}", "acct": f"A{i % 4}"}) for i in range(12)]
+    produce(cluster, "order-rows", rows, after_ms=10, partitioner="murmur2")
+    config = {**app_config(cluster, "fk"), "statestore.cache.max.bytes": 0}
+    with KafkaStreams(builder.build(), config) as streams:
+        for _ in range(10):
+            streams.run(timeout=0.5)
+    results = latest(cluster, "named-orders")
+    assert results == {f"O{i}": f"i{i} for name-{i % 4}" for i in range(12)}
+    topics = {t: len(cluster.topic(t).partitions) for t in cluster.topics() if t.startswith("fk-")}
+    registration = next(t for t in topics if t.endswith("REGISTRATION-topic"))
+    response = next(t for t in topics if t.endswith("RESPONSE-topic"))
+    assert (topics[registration], topics[response]) == (2, 3)  # beside accounts, beside orders

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from kstream_nb.streams.errors import DeserializationError
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import StoreSpec, WindowStore
@@ -560,6 +562,96 @@ class _TableAggregate(Processor):
         self.task.table_put(self, self.store_name, record.key, new, old, record.with_(value=None))
 
 
+_FK_WIRE = Serde(msgspec.msgpack.encode, msgspec.msgpack.decode, "msgpack")
+
+
+class _FkSubscribe(Processor):
+    """Left side of a foreign-key join: (un)subscribe each left row to its right row's key."""
+
+    def __init__(self, extract: Callable[[Any], Any]) -> None:
+        self.extract = extract
+
+    def process(self, record: StreamRecord) -> None:
+        change: Change = record.value
+        new_fk = None if change.new is None else self.extract(change.new)
+        old_fk = None if change.old is None else self.extract(change.old)
+        if old_fk is not None and old_fk != new_fk:
+            self.forward(StreamRecord(old_fk, [0, record.key], record.timestamp))
+        if new_fk is not None:
+            self.forward(StreamRecord(new_fk, [1, record.key], record.timestamp))
+
+
+class _FkLeftGone(Processor):
+    """A left row deleted, or left without a foreign key: its join result is deleted."""
+
+    def __init__(self, extract: Callable[[Any], Any]) -> None:
+        self.extract = extract
+
+    def process(self, record: StreamRecord) -> None:
+        change: Change = record.value
+        if change.old is not None and (change.new is None or self.extract(change.new) is None):
+            self.forward(record.with_(value=Change(None, None)))
+
+
+class _FkSubscriptions(Processor):
+    """Right side: keep who subscribes to each right key, and answer with the right row."""
+
+    def __init__(self, subscriptions: str, right: str) -> None:
+        self.subscriptions = subscriptions
+        self.right = right
+
+    def process(self, record: StreamRecord) -> None:
+        op, left_key = record.value
+        store = self.task.stores[self.subscriptions]
+        keys = list(store.read(record.key) or [])
+        if op == 1:
+            if left_key not in keys:
+                store.write(record.key, [*keys, left_key])
+            row = self.task.table_get(self.right, record.key)
+            self.forward(StreamRecord(left_key, [record.key, row], record.timestamp))
+        elif left_key in keys:
+            rest = [k for k in keys if k != left_key]
+            store.write(record.key, rest or None)
+
+
+class _FkRightChange(Processor):
+    """Right side: a right row changed, so every left row subscribed to it gets the news."""
+
+    def __init__(self, subscriptions: str) -> None:
+        self.subscriptions = subscriptions
+
+    def process(self, record: StreamRecord) -> None:
+        change: Change = record.value
+        for left_key in self.task.stores[self.subscriptions].read(record.key) or []:
+            self.forward(StreamRecord(left_key, [record.key, change.new], record.timestamp))
+
+
+class _FkResolve(Processor):
+    """Left side: join the answer with the left row, if the row still points at that key."""
+
+    def __init__(
+        self,
+        left: str,
+        extract: Callable[[Any], Any],
+        joiner: Callable[[Any, Any], Any],
+        outer: bool,
+    ) -> None:
+        self.left = left
+        self.extract = extract
+        self.joiner = joiner
+        self.outer = outer
+
+    def process(self, record: StreamRecord) -> None:
+        fk, row = record.value
+        value = self.task.table_get(self.left, record.key)
+        if value is None or self.extract(value) != fk:
+            return  # an answer for a subscription that has since changed
+        if row is None and not self.outer:
+            self.forward(record.with_(value=Change(None, None)))
+            return
+        self.forward(record.with_(value=Change(self.joiner(value, row), None)))
+
+
 class _Suppress(Processor):
     """Hold each windowed result until its window closes (end + grace <= stream time)."""
 
@@ -754,6 +846,9 @@ class KStream:
     ) -> KStream:
         node = self._b._add(Node(self._b._name(prefix), "processor", lambda: _Step(fn)), self._node)
         return KStream(self._b, node, repartition=self._needs_repartition or rekeyed)
+
+    def _step_node(self, prefix: str, make: Callable[[], Processor]) -> Node:
+        return self._b._add(Node(self._b._name(prefix), "processor", make), self._node)
 
     def filter(self, predicate: Callable[[Any, Any], bool]) -> KStream:
         return self._step("KSTREAM-FILTER", lambda r: [r] if predicate(r.key, r.value) else [])
@@ -1322,12 +1417,100 @@ class KTable:
 
         return self._derive("KTABLE-MAPVALUES", step)
 
-    def join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
-        """A table of joiner(left, right) for keys in both tables (Kafka's KTable-KTable join)."""
+    def join(
+        self,
+        other: KTable,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+    ) -> KTable:
+        """A table of joiner(left, right) for keys in both tables (Kafka's KTable-KTable join);
+        with `foreign_key(left_value)`, each left row joins the right row with that key."""
+        if foreign_key is not None:
+            return self._foreign_key_join(other, joiner, foreign_key, outer=False)
         return self._table_join(other, joiner, "inner")
 
-    def left_join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
+    def left_join(
+        self,
+        other: KTable,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+    ) -> KTable:
+        if foreign_key is not None:
+            return self._foreign_key_join(other, joiner, foreign_key, outer=True)
         return self._table_join(other, joiner, "left")
+
+    def _foreign_key_join(
+        self,
+        other: KTable,
+        joiner: Callable[[Any, Any], Any],
+        extract: Callable[[Any], Any],
+        *,
+        outer: bool,
+    ) -> KTable:
+        """Kafka's foreign-key join: left rows subscribe, through a repartition topic keyed by
+        the foreign key, to the right row they point at; the right side answers, through one
+        keyed by the left key, whenever a subscription starts or the right row changes."""
+        if self._store is None or other._store is None:
+            raise ValueError(
+                "both tables of a join need a store: join tables read with builder.table() or "
+                "made by an aggregation"
+            )
+        b = self._b
+        left_store, right_store = self._store, other._store
+        name = b._name("KTABLE-FK-JOIN")
+        subscriptions = f"{name}-SUBSCRIPTION-STATE-STORE"
+        b._stores[subscriptions] = StoreSpec(subscriptions, "kv", None, _FK_WIRE)
+        left = KStream(b, self._node)
+        subscribe = left._step_node("KTABLE-FK-JOIN-SUBSCRIBE", lambda: _FkSubscribe(extract))
+        to_right = KStream(b, subscribe)._through(
+            f"{name}-SUBSCRIPTION-REGISTRATION-topic", None, _FK_WIRE
+        )
+        answers = b._add(
+            Node(
+                b._name("KTABLE-FK-JOIN-SUBSCRIPTIONS"),
+                "processor",
+                lambda: _FkSubscriptions(subscriptions, right_store),
+                stores=(subscriptions, right_store),
+            ),
+            to_right,
+        )
+        changes = b._add(
+            Node(
+                b._name("KTABLE-FK-JOIN-RIGHT"),
+                "processor",
+                lambda: _FkRightChange(subscriptions),
+                stores=(subscriptions,),
+            ),
+            other._node,
+        )
+        response = f"{name}-SUBSCRIPTION-RESPONSE-topic"
+        back = KStream(b, answers)._through(response, None, _FK_WIRE)
+        changes_sink = Node(
+            b._name("KSTREAM-SINK"),
+            "sink",
+            lambda: _Sink(response, None, _FK_WIRE, changes_sink),
+            topics=(response,),
+            value_serde=_FK_WIRE,
+            internal=True,
+        )
+        b._add(changes_sink, changes)
+        resolved = b._add(
+            Node(
+                b._name("KTABLE-FK-JOIN-RESOLVE"),
+                "processor",
+                lambda: _FkResolve(left_store, extract, joiner, outer),
+                stores=(left_store,),
+            ),
+            back,
+        )
+        gone = left._step_node("KTABLE-FK-JOIN-LEFT-GONE", lambda: _FkLeftGone(extract))
+        merged = b._add(
+            Node(b._name("KTABLE-MERGE"), "processor", lambda: _Step(lambda r: [r])), resolved
+        )
+        gone.add_child(merged)
+        return KTable(b, merged, None)
 
     def outer_join(self, other: KTable, joiner: Callable[[Any, Any], Any]) -> KTable:
         return self._table_join(other, joiner, "outer")

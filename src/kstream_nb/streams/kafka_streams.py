@@ -156,7 +156,11 @@ class KafkaStreams:
         for topic in self.topology.repartition_topics():
             name = self._topic(topic)
             if name not in existing:
-                cluster.create_topic(name, partitions=partitions, replication_factor=rf)
+                # As many partitions as the user topics its reader is co-partitioned with.
+                reader = next(sub for sub in self.topology.subtopologies if topic in sub.sources)
+                beside = [counts[t] for t in reader.sources if t in counts]
+                count = max(beside) if beside else partitions
+                cluster.create_topic(name, partitions=count, replication_factor=rf)
         for store, spec in self.topology.stores.items():
             name = self.changelog_topic(store)
             if spec.logged and name not in existing:
