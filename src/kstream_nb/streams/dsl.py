@@ -184,16 +184,30 @@ class _Sink(Processor):
         self.key_serde = key_serde
         self.value_serde = value_serde
         self.node = node
+        self._windowed: dict[Any, Serde] = {}  # (session or size) -> the windowed key serde
+
+    def _key_serde(self, key: Any, serde: Serde) -> Serde:
+        """A windowed key goes out with Kafka's windowed serde around the key's own."""
+        if not isinstance(key, Windowed) or serde.name.startswith("windowed"):
+            return serde
+        window = key.window
+        if isinstance(window, SessionWindow):
+            kind: str | int = "session"
+        else:
+            kind = window.end - window.start
+        found = self._windowed.get(kind)
+        if found is None:
+            made = (
+                session_windowed_serde(serde)
+                if isinstance(kind, str)
+                else windowed_serde(serde, kind)
+            )
+            found = self._windowed[kind] = made
+        return found
 
     def process(self, record: StreamRecord) -> None:
         defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
-        key_serde = self.key_serde or defaults[0]
-        if isinstance(record.key, Windowed) and not key_serde.name.startswith("windowed"):
-            if isinstance(record.key.window, SessionWindow):
-                key_serde = session_windowed_serde(key_serde)
-            else:
-                size = record.key.window.end - record.key.window.start
-                key_serde = windowed_serde(key_serde, size)
+        key_serde = self._key_serde(record.key, self.key_serde or defaults[0])
         topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
         key = key_serde.serialize(record.key)
         value = _value_serde(self.value_serde, defaults[1]).serialize(record.value)

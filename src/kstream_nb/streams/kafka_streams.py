@@ -327,7 +327,7 @@ class KafkaStreams:
                     msg.key(),
                     msg.value(),
                     msg.timestamp()[1],
-                    _headers(msg.headers()),
+                    _headers(msg.headers()) if msg.headers() else (),
                 )
                 done += 1
             self.processed += done

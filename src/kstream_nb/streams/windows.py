@@ -86,6 +86,9 @@ class TimeWindows:
 
     def windows_for(self, timestamp: int) -> list[Window]:
         """Every window holding `timestamp`, oldest first (as Kafka's `windowsFor`)."""
+        if self.advance_ms == self.size_ms:  # tumbling: exactly one
+            start = timestamp - timestamp % self.size_ms
+            return [Window(start, start + self.size_ms)]
         start = max(0, timestamp - self.size_ms + self.advance_ms)
         start -= start % self.advance_ms
         found = []
