@@ -332,3 +332,27 @@ def test_a_foreign_key_join_across_differently_partitioned_topics(cluster: Clust
     registration = next(t for t in topics if t.endswith("REGISTRATION-topic"))
     response = next(t for t in topics if t.endswith("RESPONSE-topic"))
     assert (topics[registration], topics[response]) == (2, 3)  # beside accounts, beside orders
+
+
+def test_a_stream_stream_join_resumes_its_window_after_a_restart(cluster: Cluster) -> None:
+    from kstream_nb.streams import JoinWindows
+
+    cluster.create_topic("clicks", partitions=3, replication_factor=3)
+    cluster.create_topic("joined", partitions=3, replication_factor=3)
+
+    def topology() -> StreamsBuilder:
+        builder = StreamsBuilder()
+        builder.stream("orders").join(
+            builder.stream("clicks"),
+            lambda order, click: [order["n"], click["page"]],
+            JoinWindows.of_time_difference_with_no_grace("1min"),
+        ).to("joined")
+        return builder
+
+    produce(cluster, "orders", [("U1", {"n": 1})], partitioner="murmur2")
+    with KafkaStreams(topology().build(), app_config(cluster, "joiner")) as first:
+        first.run(count=1)  # the order waits in the join's store for a click
+    produce(cluster, "clicks", [("U1", {"page": "/cart"})], after_ms=5, partitioner="murmur2")
+    with KafkaStreams(topology().build(), app_config(cluster, "joiner")) as second:
+        second.run(count=1)  # restored from the changelog, the order meets its click
+    assert read_all(cluster, "joined") == [("U1", [1, "/cart"])]

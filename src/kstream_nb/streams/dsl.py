@@ -29,8 +29,8 @@ import msgspec
 
 from kstream_nb.streams.errors import DeserializationError
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
-from kstream_nb.streams.stores import StoreSpec, WindowStore
-from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Task, Topology
+from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
+from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Topology
 from kstream_nb.streams.windows import (
     SessionWindow,
     SessionWindows,
@@ -58,6 +58,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _START = struct.Struct(">q")
+# Internal topics and stores whose contents are the engine's own: msgpack of plain data.
+_WIRE = Serde(msgspec.msgpack.encode, msgspec.msgpack.decode, "msgpack")
 
 
 def windowed_serde(inner: Serde, size_ms: int) -> Serde:
@@ -397,7 +399,8 @@ class _StreamStreamJoin(Processor):
     Each record is kept for the window's span; it joins every record of the other side with the
     same key whose timestamp is within the window. For left and outer joins, a record that
     found no partner is emitted with None only once its window has closed (end + grace), so no
-    spurious (value, None) result precedes a match.
+    spurious (value, None) result precedes a match. Both sides' records live in one logged
+    store (key -> [side, timestamp, value, matched] entries), so a restarted task resumes them.
     """
 
     def __init__(
@@ -409,70 +412,56 @@ class _StreamStreamJoin(Processor):
         outer: tuple[bool, bool],
     ) -> None:
         self.side = side
-        self.store = store
-        self.spec = (windows, joiner, outer)
+        self.store_name = store
+        self.windows = windows
+        self.joiner = joiner
+        self.outer = outer  # (emit unmatched left, emit unmatched right)
 
-    def init(self, task: Task, children: list[Processor]) -> None:
-        super().init(task, children)
-        found = task.shared.get(self.store)
-        if found is None:
-            found = task.shared[self.store] = _JoinState(*self.spec)
-        self.state: _JoinState = found
+    def _pair(self, side: int, value: Any, other: Any) -> Any:
+        return self.joiner(value, other) if side == 0 else self.joiner(other, value)
 
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
             return
-        state = self.state
-        w = state.windows
-        if self.side == 0:
-            lo, hi = record.timestamp - w.before_ms, record.timestamp + w.after_ms
-        else:
-            lo, hi = record.timestamp - w.after_ms, record.timestamp + w.before_ms
-        mine, other = state.buffers[self.side], state.buffers[1 - self.side]
-        entry = [record.timestamp, record.value, False]
-        mine.setdefault(record.key, []).append(entry)
-        for partner in other.get(record.key, []):
-            if lo <= partner[0] <= hi:
-                partner[2] = entry[2] = True
-                left, right = (
-                    (record.value, partner[1]) if self.side == 0 else (partner[1], record.value)
-                )
-                out_ts = max(record.timestamp, partner[0])
-                self.forward(
-                    StreamRecord(record.key, state.joiner(left, right), out_ts, record.headers)
-                )
-        state.expire(self, self.task.stream_time)
+        w, t = self.windows, record.timestamp
+        lo, hi = (
+            (t - w.before_ms, t + w.after_ms)
+            if self.side == 0
+            else (t - w.after_ms, t + w.before_ms)
+        )
+        store: KeyValueStore = self.task.store(self.store_name)
+        entries = [list(e) for e in store.read(record.key) or []]
+        entry = [self.side, t, record.value, False]
+        for partner in entries:
+            if partner[0] != self.side and lo <= partner[1] <= hi:
+                partner[3] = entry[3] = True
+                value = self._pair(self.side, record.value, partner[2])
+                self.forward(StreamRecord(record.key, value, max(t, partner[1]), record.headers))
+        entries.append(entry)
+        store.write(record.key, entries)
+        self._expire(store, self.task.stream_time)
 
-
-class _JoinState:
-    """Both sides' buffers of a stream-stream join, shared by its two processors in a task."""
-
-    def __init__(
-        self, windows: Any, joiner: Callable[[Any, Any], Any], outer: tuple[bool, bool]
-    ) -> None:
-        self.windows = windows
-        self.joiner = joiner
-        self.outer = outer  # (emit unmatched left, emit unmatched right)
-        self.buffers: tuple[dict[Any, list[list[Any]]], dict[Any, list[list[Any]]]] = ({}, {})
-
-    def expire(self, processor: Processor, stream_time: int) -> None:
+    def _expire(self, store: KeyValueStore, stream_time: int) -> None:
         """Drop records whose window closed; emit the unmatched ones of outer sides."""
+        due = self.task.shared.get(self.store_name)
+        if due is not None and stream_time <= due:
+            return  # nothing can have closed yet
         w = self.windows
-        for side in (0, 1):
-            span = (w.after_ms if side == 0 else w.before_ms) + w.grace_ms
-            for key, entries in list(self.buffers[side].items()):
-                keep = []
-                for entry in entries:
-                    if entry[0] + span < stream_time:
-                        if self.outer[side] and not entry[2]:
-                            pair = (entry[1], None) if side == 0 else (None, entry[1])
-                            processor.forward(StreamRecord(key, self.joiner(*pair), entry[0]))
-                    else:
-                        keep.append(entry)
-                if keep:
-                    self.buffers[side][key] = keep
+        spans = (w.after_ms + w.grace_ms, w.before_ms + w.grace_ms)
+        next_due: int | None = None
+        for key, entries in list(store.all()):
+            keep = []
+            for side, ts, value, matched in entries:
+                if ts + spans[side] < stream_time:
+                    if self.outer[side] and not matched:
+                        self.forward(StreamRecord(key, self._pair(side, value, None), ts))
                 else:
-                    del self.buffers[side][key]
+                    keep.append([side, ts, value, matched])
+                    close = ts + spans[side]
+                    next_due = close if next_due is None else min(next_due, close)
+            if len(keep) != len(entries):
+                store.write(key, keep or None)
+        self.task.shared[self.store_name] = next_due if next_due is not None else stream_time
 
 
 class _TableTableJoin(Processor):
@@ -574,9 +563,6 @@ class _TableAggregate(Processor):
             else self.subtractor(record.key, value, base)
         )
         self.task.table_put(self, self.store_name, record.key, new, old, record.with_(value=None))
-
-
-_FK_WIRE = Serde(msgspec.msgpack.encode, msgspec.msgpack.decode, "msgpack")
 
 
 class _FkSubscribe(Processor):
@@ -1078,7 +1064,7 @@ class KStream:
             )
         b = self._b
         store = f"KSTREAM-JOINSTATE-{next(b._counter):010d}-store"
-        b._stores[store] = StoreSpec(store, "kv", logged=False)
+        b._stores[store] = StoreSpec(store, "kv", None, _WIRE)
 
         def side(i: int) -> Callable[[], Processor]:
             return lambda: _StreamStreamJoin(i, store, windows, joiner, outer)
@@ -1475,11 +1461,11 @@ class KTable:
         left_store, right_store = self._store, other._store
         name = b._name("KTABLE-FK-JOIN")
         subscriptions = f"{name}-SUBSCRIPTION-STATE-STORE"
-        b._stores[subscriptions] = StoreSpec(subscriptions, "kv", None, _FK_WIRE)
+        b._stores[subscriptions] = StoreSpec(subscriptions, "kv", None, _WIRE)
         left = KStream(b, self._node)
         subscribe = left._step_node("KTABLE-FK-JOIN-SUBSCRIBE", lambda: _FkSubscribe(extract))
         to_right = KStream(b, subscribe)._through(
-            f"{name}-SUBSCRIPTION-REGISTRATION-topic", None, _FK_WIRE
+            f"{name}-SUBSCRIPTION-REGISTRATION-topic", None, _WIRE
         )
         answers = b._add(
             Node(
@@ -1500,13 +1486,13 @@ class KTable:
             other._node,
         )
         response = f"{name}-SUBSCRIPTION-RESPONSE-topic"
-        back = KStream(b, answers)._through(response, None, _FK_WIRE)
+        back = KStream(b, answers)._through(response, None, _WIRE)
         changes_sink = Node(
             b._name("KSTREAM-SINK"),
             "sink",
-            lambda: _Sink(response, None, _FK_WIRE, changes_sink),
+            lambda: _Sink(response, None, _WIRE, changes_sink),
             topics=(response,),
-            value_serde=_FK_WIRE,
+            value_serde=_WIRE,
             internal=True,
         )
         b._add(changes_sink, changes)
