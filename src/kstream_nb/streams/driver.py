@@ -58,7 +58,7 @@ class TopologyTestDriver:
                 self._collect,
                 topic_name=self._topic_name,
                 default_serdes=(key_serde, value_serde),
-                on_error=self._on_error,
+                on_error=self.errors.for_tasks(self._dead_letter),
                 global_stores=self.global_stores,
             )
             for sub in topology.subtopologies
@@ -78,13 +78,8 @@ class TopologyTestDriver:
         """Records the error handlers let go: "topic-partition@offset: why"."""
         return self.errors.skipped
 
-    def _on_error(
-        self, task: Task, exc: Exception, key: bytes | None, value: bytes | None, timestamp: int
-    ) -> None:
-        def dead_letter(topic: str, k: Any, v: Any, ts: int, headers: Any) -> None:
-            self._outputs.setdefault(topic, deque()).append((k, v, ts))
-
-        self.errors.handle(exc, task.current, key, value, timestamp, dead_letter)
+    def _dead_letter(self, topic: str, key: Any, value: Any, timestamp: int, headers: Any) -> None:
+        self._outputs.setdefault(topic, deque()).append((key, value, timestamp))
 
     def _collect(
         self,

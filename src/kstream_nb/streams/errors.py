@@ -53,6 +53,18 @@ class ErrorPolicy:
             raise StreamsError(f"{key} must be fail or log_and_continue, got {value!r}")
         return value
 
+    def for_tasks(
+        self, send: Send
+    ) -> Callable[[Any, Exception, bytes | None, bytes | None, int], None]:
+        """The `on_error` of tasks: handle a record's failure where the task stands."""
+
+        def on_error(
+            task: Any, exc: Exception, key: bytes | None, value: bytes | None, timestamp: int
+        ) -> None:
+            self.handle(exc, task.current, key, value, timestamp, send)
+
+        return on_error
+
     def handle(
         self,
         exc: Exception,

@@ -432,7 +432,7 @@ class KafkaStreams:
                 self._collect,
                 topic_name=self._topic,
                 default_serdes=self._defaults,
-                on_error=self._on_error,
+                on_error=self.errors.for_tasks(self._dead_letter),
                 store_writer=self._write_changelog,
                 cache_entries=self._cache_entries,
                 global_stores=self._global_stores,
@@ -486,13 +486,8 @@ class KafkaStreams:
         """Records the error handlers let go: "topic-partition@offset: why"."""
         return self.errors.skipped
 
-    def _on_error(
-        self, task: Task, exc: Exception, key: bytes | None, value: bytes | None, timestamp: int
-    ) -> None:
-        def dead_letter(topic: str, k: Any, v: Any, ts: int, headers: Any) -> None:
-            self._produce(topic, k, v, ts, headers, None)
-
-        self.errors.handle(exc, task.current, key, value, timestamp, dead_letter)
+    def _dead_letter(self, topic: str, key: Any, value: Any, timestamp: int, headers: Any) -> None:
+        self._produce(topic, key, value, timestamp, headers, None)
 
     # -- interactive queries ---------------------------------------------------------------
 
