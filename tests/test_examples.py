@@ -63,6 +63,13 @@ def test_sql_benchmark_runs_in_quick_mode() -> None:
     assert "Consumer loop (Python)" in out
 
 
+def test_the_seeds_streams_topology_runs_as_an_example() -> None:
+    out = run_script("examples/streams_demo.py", timeout=120)
+    assert "orders per customer: {'CUST-1': 2, 'CUST-2': 2}" in out
+    assert "high-value-orders: ['ORD-2', 'ORD-4']" in out
+    assert "enriched-orders: ['ORD-1', 'ORD-2', 'ORD-3', 'ORD-4']" in out
+
+
 def test_streams_benchmark_runs_in_quick_mode() -> None:
     out = run_script("bench/bench_streams.py", "--quick", timeout=300)
     assert "KafkaStreams, end to end" in out
