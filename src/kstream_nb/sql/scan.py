@@ -328,10 +328,10 @@ def _twin_frame(piece: TwinPiece, plan: _Plan, needed: list[str]) -> pl.LazyFram
         read.add("value")
     frame = frame.select(sorted(read))
     frame = _visible(frame, piece.lo, piece.hi, piece.needs_bounds, info.has_control, plan)
-    if want_typed:
-        typed = frame.select("value").collect()
+    if want_typed:  # this twin has no typed columns: parse its values now (read once)
+        rows = frame.collect()
         frame = pl.concat(
-            [frame.collect(), _typed_frame(typed.get_column("value"), plan)], how="horizontal"
+            [rows, _typed_frame(rows.get_column("value"), plan)], how="horizontal"
         ).lazy()
     return frame
 

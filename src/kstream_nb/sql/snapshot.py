@@ -152,22 +152,30 @@ class Snapshot:
     tails: list[TailPiece] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)
     _finalizer: weakref.finalize[[Path], None] | None = None
+    _tail_records: pa.Table | None = None
+    _tail_json: pl.DataFrame | None = None
 
     def close(self) -> None:
         if self._finalizer is not None:
             self._finalizer()
 
     def tail_records(self) -> pa.Table:
-        """Every tail's visible records, as one Arrow table."""
-        tables = [t.table for t in self.tails]
-        return pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
+        """Every tail's visible records, as one Arrow table (built once)."""
+        if self._tail_records is None:
+            tables = [t.table for t in self.tails]
+            self._tail_records = pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
+        return self._tail_records
 
     def tail_json(self) -> pl.DataFrame:
-        """The JSON columns of `tail_records()`, row for row."""
-        frames = [t.json() for t in self.tails]
-        if not frames:
-            return pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
-        return concat_json(frames, lambda: self.tail_records().column("value"))
+        """The JSON columns of `tail_records()`, row for row (built once)."""
+        if self._tail_json is None:
+            frames = [t.json() for t in self.tails]
+            self._tail_json = (
+                concat_json(frames, lambda: self.tail_records().column("value"))
+                if frames
+                else pl.DataFrame([pl.Series("value_error", [], dtype=pl.String)])
+            )
+        return self._tail_json
 
     def json_fields(self, *, detect: bool) -> dict[str, pl.DataType]:
         """JSON field -> type over twins and tails, unified as Polars concatenates them.
@@ -189,11 +197,6 @@ class Snapshot:
             return {}
         merged = unify_schemas(empties)
         return {name[len(JSON_PREFIX) :]: dtype for name, dtype in merged.items()}
-
-    @property
-    def records(self) -> int:
-        tails: int = sum(t.num_rows for t in self.tails)
-        return sum(t.info.records for t in self.twins) + tails
 
 
 def _remove(directory: Path) -> None:
@@ -305,7 +308,3 @@ def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
         for tail in raw:
             os.close(tail.fd)
     return snapshot
-
-
-def empty_records() -> pa.Table:
-    return RECORD_SCHEMA.empty_table()

@@ -1233,11 +1233,21 @@ class KGroupedStream(_Aggregating):
 
 
 class TimeWindowedKStream(_Aggregating):
-    """A grouped stream cut into time windows."""
+    """A grouped stream cut into time windows (tumbling or hopping)."""
 
-    def __init__(self, grouped: KGroupedStream, windows: TimeWindows) -> None:
+    _prefix = "KSTREAM-AGGREGATE"
+
+    def __init__(self, grouped: KGroupedStream, windows: Any) -> None:
         self._grouped = grouped
         self._windows = windows
+
+    def _window_size(self) -> int:
+        return int(self._windows.size_ms)
+
+    def _processor(
+        self, store: str, initializer: Callable[[], Any], aggregator: Callable[[Any, Any, Any], Any]
+    ) -> Processor:
+        return _WindowAggregate(store, self._windows, initializer, aggregator)
 
     def aggregate(
         self,
@@ -1246,7 +1256,7 @@ class TimeWindowedKStream(_Aggregating):
         materialized: str | None = None,
         value_serde: Serde | None = None,
     ) -> KTable:
-        windows = self._windows
+        size = self._window_size()
         return self._grouped._materialize(
             materialized,
             lambda store: StoreSpec(
@@ -1254,11 +1264,11 @@ class TimeWindowedKStream(_Aggregating):
                 "window",
                 self._grouped._key_serde,
                 value_serde or Serdes.Json(),
-                window_size_ms=windows.size_ms,
+                window_size_ms=size,
             ),
-            "KSTREAM-AGGREGATE",
-            lambda store: _WindowAggregate(store, windows, initializer, aggregator),
-            windows,
+            self._prefix,
+            lambda store: self._processor(store, initializer, aggregator),
+            self._windows if isinstance(self._windows, TimeWindows) else None,
         )
 
 
@@ -1307,34 +1317,18 @@ class KGroupedTable:
         )
 
 
-class SlidingWindowedKStream(_Aggregating):
-    """A grouped stream in sliding windows."""
+class SlidingWindowedKStream(TimeWindowedKStream):
+    """A grouped stream in sliding windows (KIP-450)."""
 
-    def __init__(self, grouped: KGroupedStream, windows: SlidingWindows) -> None:
-        self._grouped = grouped
-        self._windows = windows
+    _prefix = "KSTREAM-SLIDING-AGGREGATE"
 
-    def aggregate(
-        self,
-        initializer: Callable[[], Any],
-        aggregator: Callable[[Any, Any, Any], Any],
-        materialized: str | None = None,
-        value_serde: Serde | None = None,
-    ) -> KTable:
-        windows = self._windows
-        return self._grouped._materialize(
-            materialized,
-            lambda store: StoreSpec(
-                store,
-                "window",
-                self._grouped._key_serde,
-                value_serde or Serdes.Json(),
-                window_size_ms=windows.difference_ms,
-            ),
-            "KSTREAM-SLIDING-AGGREGATE",
-            lambda store: _SlidingAggregate(store, windows, initializer, aggregator),
-            None,
-        )
+    def _window_size(self) -> int:
+        return int(self._windows.difference_ms)
+
+    def _processor(
+        self, store: str, initializer: Callable[[], Any], aggregator: Callable[[Any, Any, Any], Any]
+    ) -> Processor:
+        return _SlidingAggregate(store, self._windows, initializer, aggregator)
 
 
 class SessionWindowedKStream:

@@ -129,11 +129,6 @@ class WindowStore:
         for (key, start), value in ordered:
             yield (key, Window(start, start + self.size_ms)), value
 
-    def expire(self, before: int) -> None:
-        """Drop windows that start before `before` (past the store's retention)."""
-        for key in [k for k in self._data if k[1] < before]:
-            del self._data[key]
-
     def __len__(self) -> int:
         return len(self._data)
 
