@@ -498,3 +498,49 @@ def test_sql_errors_are_one_line_and_long_results_are_cut(ip: Any, sim: Cluster)
         assert "first 3 rows" in (table.footer or "")
     finally:
         ip.run_line_magic("config", "KafkaMagics.sql_rows = 50")
+
+
+SEED_LIKE_LOOP = """
+from kstream_nb import Consumer
+consumer = Consumer({"bootstrap.servers": "localhost:9092", "group.id": "g",
+                     "auto.offset.reset": "earliest"})
+consumer.subscribe(["orders"])
+seen = []
+try:
+    while True:
+        msg = consumer.poll(timeout=1.0)
+        if msg is None:
+            continue
+        seen.append(msg.offset())
+except KeyboardInterrupt:
+    pass
+finally:
+    consumer.close()
+"""
+
+
+def test_interrupt_after_stops_a_forever_loop_in_simulated_time(
+    ip: Any, sim: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    produce(ip, "orders --partition 0", '{"n": 1}\n{"n": 2}\n{"n": 3}')
+    start = sim.now_ms()
+    ip.run_cell_magic("interrupt_after", "20s", SEED_LIKE_LOOP)
+    assert ip.user_ns["seen"] == [0, 1, 2]
+    # The loop ran until 20 s of simulated time had passed, and not much longer.
+    assert 20_000 <= sim.now_ms() - start <= 22_000
+    # A later call is not interrupted: the timer is gone with the cell.
+    sim.advance("1m")
+    capsys.readouterr()
+    ip.user_ns["cluster"] = sim
+    ip.run_cell_magic("interrupt_after", "1s", "while True:\n    cluster.advance('100ms')")
+    assert "Interrupted after 1s" in capsys.readouterr().out
+
+
+def test_interrupt_after_in_real_time_and_bad_durations(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kafka(ip, "cluster start --brokers 1")
+    ip.run_cell_magic("interrupt_after", "200ms", "import time\nwhile True:\n    time.sleep(0.01)")
+    assert "Interrupted after 200ms" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="duration like 10s"):
+        ip.run_cell_magic("interrupt_after", "soon", "pass")

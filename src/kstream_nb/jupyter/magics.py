@@ -278,6 +278,30 @@ class KafkaMagics(Magics):
             raise UsageError(f"%%produce: {exc}") from None
         return self._guard(lambda: self._produce(args, cell))
 
+    @cell_magic
+    def interrupt_after(self, line: str, cell: str) -> None:
+        """Run the cell and interrupt it after DURATION of the cluster's time.
+
+        %%interrupt_after DURATION        (like 10s or 1m)
+
+        The notebook's interrupt button on a timer, for loops that poll forever (the seed's
+        consumers): the cell sees KeyboardInterrupt. In simulated time the duration is
+        simulated, so the cell ends once the cluster's clock has moved that far.
+        """
+        try:
+            parse_duration_ms(line.strip())
+            cluster = session.cluster
+        except ValueError as exc:
+            raise UsageError(f"%%interrupt_after: {exc} (write a duration like 10s)") from None
+        except NoClusterError as exc:
+            raise UsageError(f"%%interrupt_after: {exc}") from None
+        code = compile(self.shell.transform_cell(cell), "<cell>", "exec")
+        try:
+            with cluster.interrupt_after(line.strip()):
+                exec(code, self.shell.user_ns)
+        except KeyboardInterrupt:
+            print(f"Interrupted after {line.strip()} (KeyboardInterrupt, as the ■ button raises).")
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _display(self, value: Any) -> None:

@@ -15,6 +15,7 @@ thread; in simulated time nothing runs between calls, and `advance` moves the cl
 
 from __future__ import annotations
 
+import _thread
 import functools
 import html
 import random
@@ -22,7 +23,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -262,6 +264,44 @@ class Cluster:
             self._loop.advance(ms)
         else:
             threading.Event().wait(ms / 1000)
+
+    @contextmanager
+    def interrupt_after(self, duration: str | int) -> Iterator[None]:
+        """Raise KeyboardInterrupt in this thread after `duration` of the cluster's time.
+
+        What the notebook's interrupt button does, on a timer: for loops that poll forever, like
+        the curriculum's consumers. In real time the interrupt may land anywhere in the loop
+        (main thread only); in simulated time it is raised when a cluster call has moved the
+        clock past the deadline, between two steps of the cluster, never inside one.
+        """
+        delay = parse_duration_ms(duration)
+        if isinstance(self._loop, RealTimeLoop):
+            if threading.current_thread() is not threading.main_thread():
+                raise KStreamNbError("interrupt_after works from the main thread only")
+            timer = threading.Timer(delay / 1000, _thread.interrupt_main)
+            timer.daemon = True
+            timer.start()
+            try:
+                yield
+            finally:
+                timer.cancel()
+            return
+        loop = self._loop
+        due: list[bool] = []
+
+        def interrupt() -> None:
+            if due:
+                loop.after_run.remove(interrupt)
+                raise KeyboardInterrupt(f"interrupted after {duration} of simulated time")
+
+        deadline = loop.call_later(delay, lambda: due.append(True))
+        loop.after_run.append(interrupt)
+        try:
+            yield
+        finally:
+            deadline.cancel()
+            if interrupt in loop.after_run:
+                loop.after_run.remove(interrupt)
 
     def wait_until(
         self, predicate: Callable[[], bool], timeout: str | int = "30s", what: str = "a condition"
