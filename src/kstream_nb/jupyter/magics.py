@@ -295,10 +295,12 @@ class KafkaMagics(Magics):
             raise UsageError(f"%%interrupt_after: {exc} (write a duration like 10s)") from None
         except NoClusterError as exc:
             raise UsageError(f"%%interrupt_after: {exc}") from None
-        code = compile(self.shell.transform_cell(cell), "<cell>", "exec")
+        shell = self.shell
+        assert shell is not None, "a cell magic always runs in a shell"
+        code = compile(shell.transform_cell(cell), "<cell>", "exec")
         try:
             with cluster.interrupt_after(line.strip()):
-                exec(code, self.shell.user_ns)
+                exec(code, shell.user_ns)
         except KeyboardInterrupt:
             print(f"Interrupted after {line.strip()} (KeyboardInterrupt, as the ■ button raises).")
 
