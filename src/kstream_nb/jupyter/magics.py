@@ -297,7 +297,7 @@ class KafkaMagics(Magics):
             raise UsageError(f"%%interrupt_after: {exc}") from None
         shell = self.shell
         assert shell is not None, "a cell magic always runs in a shell"
-        code = compile(shell.transform_cell(cell), "<cell>", "exec")
+        code = compile(shell.transform_cell(cell), "<cell>", "exec")  # type: ignore[no-untyped-call]
         try:
             with cluster.interrupt_after(line.strip()):
                 exec(code, shell.user_ns)
