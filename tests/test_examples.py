@@ -91,3 +91,36 @@ def test_every_python_example_in_the_readme_runs(tmp_path: Path) -> None:
             timeout=120,
             capture_output=True,
         )
+
+
+NOTEBOOK_RUNNER = """
+import sys
+from IPython.testing.globalipapp import start_ipython
+shell = start_ipython()
+for cell in open(sys.argv[1]).read().split("\\n\\n"):
+    result = shell.run_cell(cell)
+    if not result.success:
+        sys.exit(f"cell failed: {cell!r}")
+shell.run_line_magic("kafka", "cluster stop")
+"""
+
+
+def test_the_readme_notebook_example_runs_cell_by_cell(tmp_path: Path) -> None:
+    import re
+
+    blocks = re.findall(r"```ipython\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks, "the README shows a notebook example"
+    (tmp_path / "runner.py").write_text(NOTEBOOK_RUNNER)
+    for i, block in enumerate(blocks):
+        cells = tmp_path / f"readme_{i}.ipy"
+        cells.write_text(block)
+        done = subprocess.run(
+            [sys.executable, str(tmp_path / "runner.py"), str(cells)],
+            cwd=tmp_path,
+            timeout=120,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "Killed broker 2" in done.stdout

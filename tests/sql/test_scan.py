@@ -285,3 +285,36 @@ def test_snapshot_folders_of_dead_processes_are_swept(cluster: Cluster) -> None:
     snapshot_module._swept.discard(cluster.data_dir / SCAN_DIR)
     cluster.topic("orders").scan()
     assert not dead.exists()
+
+
+def test_a_query_right_after_a_leader_dies_waits_for_the_new_leader(cluster: Cluster) -> None:
+    produce_orders(cluster, 30)
+    leader = cluster.describe().partition("orders", 0).leader
+    cluster.kill_broker(leader)
+    start = cluster.now_ms()
+    [(first,)] = cluster.sql("SELECT count(*) FROM orders").fetchall()
+    waited = cluster.now_ms() - start
+    # Like a consumer, the query waited for the controller to fence the dead broker
+    # (broker.session.timeout.ms, 9 s by default) and elect a new leader, and no longer.
+    assert 0 < waited <= 10_000
+    assert cluster.describe().partition("orders", 0).leader not in (leader, -1)
+    # A new leader's high watermark catches up once its followers fetch from it (as in Kafka),
+    # and then every acknowledged record (acks=all) is there.
+    assert first <= 30
+    cluster.advance("1s")
+    assert cluster.sql("SELECT count(*) FROM orders").fetchall() == [(30,)]
+
+
+def test_a_partition_that_stays_offline_fails_the_query_clearly(cluster: Cluster) -> None:
+    cluster.create_topic("single", partitions=1, replication_factor=1)
+    cluster.kill_broker(cluster.describe().partition("single", 0).leader)
+    start = cluster.now_ms()
+    with pytest.raises(KafkaApiError, match="has had no leader for 30s") as failure:
+        cluster.sql("SELECT count(*) FROM single")
+    assert cluster.now_ms() - start == 30_000
+    assert failure.value.code in (ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    for broker in cluster.describe().brokers:
+        if broker.status != "down":
+            cluster.kill_broker(broker.broker_id)
+    with pytest.raises(KafkaApiError, match="no broker is running; restart one"):
+        cluster.topic("orders").scan()

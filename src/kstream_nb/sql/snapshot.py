@@ -10,6 +10,7 @@ at that moment.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -199,6 +200,10 @@ class Snapshot:
         return {name[len(JSON_PREFIX) :]: dtype for name, dtype in merged.items()}
 
 
+#: How long a query waits for a partition without a leader to get one.
+LEADER_WAIT = "30s"
+
+
 def _remove(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -206,6 +211,12 @@ def _remove(directory: Path) -> None:
 def _topic_logs(core: ClusterCore, topic: str) -> dict[int, PartitionLog]:
     if topic == EVENTS_TOPIC:
         return {0: core.event_log}
+    if not core.brokers:
+        raise KafkaApiError(
+            "no broker is running; restart one (cluster.restart_broker(id), or %kafka broker "
+            "restart ID) and query again",
+            code=ErrorCode.BROKER_NOT_AVAILABLE,
+        )
     image = core.image
     if topic not in image.topics:
         known = ", ".join(sorted(image.topics)) or "none yet"
@@ -218,12 +229,21 @@ def _topic_logs(core: ClusterCore, topic: str) -> dict[int, PartitionLog]:
         error, log = core.leader_log(topic, index)
         if log is None:
             raise KafkaApiError(
-                f"{topic}-{index} has no leader right now ({error.name}); restart a broker or "
-                "wait for the controller to elect one, then query again",
+                f"{topic}-{index} has had no leader for {LEADER_WAIT} ({error.name}); restart a "
+                "broker or wait for the controller to elect one, then query again",
                 code=error,
             )
         logs[index] = log
     return logs
+
+
+def _leaders_known(core: ClusterCore, topic: str) -> bool:
+    """Whether every partition of `topic` has a live leader (or the topic does not exist)."""
+    try:
+        _topic_logs(core, topic)
+    except KafkaApiError as exc:
+        return exc.code in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.BROKER_NOT_AVAILABLE)
+    return True
 
 
 def _link(source: Path, target: Path) -> None:
@@ -262,6 +282,11 @@ def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
     root = cluster.data_dir / SCAN_DIR
     _sweep(root)
     directory = root / f"{topic}.{os.getpid()}.{next(_ids)}"
+    # Like a consumer, wait while a dead leader is being replaced (until the controller fences
+    # it, broker.session.timeout.ms); simulated time moves while it waits.
+    # After LEADER_WAIT, capture() raises the error that names the partition.
+    with contextlib.suppress(TimeoutError):
+        cluster.wait_until(lambda: _leaders_known(cluster.core, topic), timeout=LEADER_WAIT)
 
     def capture() -> tuple[Snapshot, list[_RawTail]]:
         logs = _topic_logs(cluster.core, topic)
