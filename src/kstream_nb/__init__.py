@@ -7,6 +7,13 @@ one Python kernel. In a notebook, `%load_ext kstream_nb` adds the `%kafka` and `
 from typing import Any
 
 from kstream_nb.client import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    OFFSET_STORED,
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
     KafkaException,
@@ -43,6 +50,13 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 __all__ = [
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "OFFSET_INVALID",
+    "OFFSET_STORED",
+    "TIMESTAMP_CREATE_TIME",
+    "TIMESTAMP_LOG_APPEND_TIME",
+    "TIMESTAMP_NOT_AVAILABLE",
     "AdminClient",
     "Clock",
     "Cluster",

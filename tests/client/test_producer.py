@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kstream_nb import Cluster, KafkaError, KafkaException, Producer
+from kstream_nb import Cluster, KafkaError, KafkaException, Message, Producer
 from tests.client.conftest import FAST_GROUPS
 
 BOOTSTRAP = {"bootstrap.servers": "localhost:9092"}
@@ -166,3 +166,84 @@ def test_poll_returns_as_soon_as_deliveries_happen_even_without_callbacks(
     assert producer.poll(10.0) == 10  # confluent-kafka counts callback-less deliveries too
     assert cluster.now_ms() - start < 1000
     assert len(producer) == 0
+
+
+def test_delivery_timeout_and_latency_run_on_the_clusters_clock(cluster: Cluster) -> None:
+    cluster.create_topic(
+        "strict", partitions=1, replication_factor=3, config={"min.insync.replicas": 2}
+    )
+    partition = cluster.describe().partition("strict", 0)
+    reports: list[tuple[KafkaError | None, Message]] = []
+    producer = Producer({"bootstrap.servers": "localhost:9092", "acks": "all", "linger.ms": 20})
+    producer.produce("strict", b"x", on_delivery=lambda e, m: reports.append((e, m)))
+    assert producer.poll(5.0) == 1  # no flush(): it would send at once, without lingering
+    # Simulated time: the record waited its 20 ms of linger, and the latency says so.
+    latency = reports[0][1].latency()
+    assert latency is not None
+    assert 0.020 <= latency < 0.100
+    for broker in partition.replicas:
+        if broker != partition.leader:
+            cluster.kill_broker(broker)
+    cluster.advance("12s")  # two of three brokers dead: no controller, acks=all cannot complete
+    late = Producer(
+        {"bootstrap.servers": "localhost:9092", "acks": "all", "delivery.timeout.ms": 5000}
+    )
+    start = cluster.now_ms()
+    late.produce("strict", b"y", on_delivery=lambda e, m: reports.append((e, m)))
+    assert late.flush(60.0) == 0
+    error = reports[-1][0]
+    assert error is not None
+    assert error.code() == KafkaError._MSG_TIMED_OUT
+    assert 5000 <= cluster.now_ms() - start < 6000  # 5 s of simulated time, not of the wall
+
+
+def test_acks_0_reports_no_offset(cluster: Cluster) -> None:
+    reports: list[Message] = []
+    producer = Producer({"bootstrap.servers": "localhost:9092", "acks": 0})
+    producer.produce(
+        "orders", b"fire and forget", partition=0, on_delivery=lambda e, m: reports.append(m)
+    )
+    assert producer.flush(5.0) == 0
+    assert reports[0].error() is None
+    assert reports[0].offset() is None
+    cluster.advance("1s")  # the followers fetch it; the high watermark moves past it
+    assert [r.value for r in cluster.read("orders", 0)] == [b"fire and forget"]
+
+
+def test_a_seeded_cluster_repeats_the_producers_random_choices(tmp_path: Path) -> None:
+    def keyless_partitions(run: int) -> list[int | None]:
+        with Cluster.start(
+            brokers=1, simulated=True, seed=7, data_dir=tmp_path / str(run)
+        ) as cluster:
+            cluster.create_topic("t", partitions=6, replication_factor=1)
+            producer = Producer(
+                {"bootstrap.servers": cluster.bootstrap_servers, "partitioner": "random"}
+            )
+            got: list[int | None] = []
+            for i in range(20):  # "random" ignores keys: every record is a random pick
+                producer.produce(
+                    "t", b"v", key=b"%d" % i, on_delivery=lambda e, m: got.append(m.partition())
+                )
+            producer.flush(5.0)
+            return got
+
+    first = keyless_partitions(0)
+    assert len(set(first)) > 1
+    assert keyless_partitions(1) == first
+
+
+def test_confluent_kafkas_top_level_constants_are_importable() -> None:
+    import confluent_kafka
+
+    import kstream_nb
+
+    for name in (
+        "OFFSET_BEGINNING",
+        "OFFSET_END",
+        "OFFSET_INVALID",
+        "OFFSET_STORED",
+        "TIMESTAMP_CREATE_TIME",
+        "TIMESTAMP_LOG_APPEND_TIME",
+        "TIMESTAMP_NOT_AVAILABLE",
+    ):
+        assert getattr(kstream_nb, name) == getattr(confluent_kafka, name), name

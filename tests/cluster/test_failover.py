@@ -76,6 +76,24 @@ def test_isr_shrinks_for_a_cut_off_follower_and_expands_after_heal(
     assert len(values(cluster, TOPIC, p, leader)) == 20
 
 
+def test_a_silent_follower_that_has_everything_stays_in_sync_on_an_idle_partition(
+    make_cluster: MakeCluster,
+) -> None:
+    # Kafka's Replica.isCaughtUp: a follower whose log end equals the leader's is in sync
+    # however long ago it fetched; only once the leader writes more does the clock matter.
+    cluster = make_cluster(brokers=4, **FAST)
+    cluster.create_topic(TOPIC, partitions=4, replication_factor=3)
+    p, leader, follower = _leader_and_follower_apart_from_controller(cluster)
+    send(cluster, TOPIC, p, b"before")
+    cluster.advance("1s")
+    cluster.cut_link(leader, follower)
+    cluster.advance("20s")  # ten times replica.lag.time.max.ms, and no write
+    assert follower in cluster.describe().partition(TOPIC, p).isr
+    send(cluster, TOPIC, p, b"after", acks=1)
+    cluster.advance("3s")
+    assert follower not in cluster.describe().partition(TOPIC, p).isr
+
+
 def test_a_slow_follower_falls_out_of_the_isr(make_cluster: MakeCluster) -> None:
     cluster = make_cluster(brokers=4, **FAST)
     cluster.create_topic(TOPIC, partitions=4, replication_factor=3)

@@ -10,6 +10,7 @@ On a simulated cluster, `poll(timeout)` and `flush(timeout)` advance simulated t
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import deque
@@ -41,7 +42,7 @@ _RECORD_OVERHEAD = 70  # batch header share + record framing, as librdkafka esti
 
 
 # A produced record waiting for its delivery report:
-# (key, value, headers, timestamp, callback, time.monotonic() when produced), or None when
+# (key, value, headers, timestamp, callback, the cluster clock in s when produced), or None when
 # nobody will be told about it (no delivery callback at all).
 _Pending = (
     tuple[bytes | None, bytes | None, Headers | None, int, DeliveryCallback | None, float] | None
@@ -93,14 +94,21 @@ class Producer:
         self._cluster: Cluster = connect(cfg.bootstrap_servers)
         self._loop = self._cluster._loop
         self._real_time = isinstance(self._loop, RealTimeLoop)
+        # Latency and delivery.timeout.ms run on the cluster's clock (simulated time included).
+        self._clock: Callable[[], float] = (
+            time.monotonic if self._real_time else lambda: self._loop.now_ms() / 1000
+        )
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._open: dict[tuple[str, int], _Batch] = {}
         self._reports: deque[tuple[DeliveryCallback | None, KafkaError | None, Message]] = deque()
         self._outstanding = 0  # produced, not yet reported to poll()
         self._partition_counts: dict[str, int] = {}
+        # Random choices (keyless records) follow the cluster's seed, so a seeded run repeats.
         self._partitioner = Partitioner(
-            cfg.partitioner, sticky_linger_ms=cfg.sticky_partitioning_linger_ms
+            cfg.partitioner,
+            sticky_linger_ms=cfg.sticky_partitioning_linger_ms,
+            rng=random.Random(self._loop.random.getrandbits(64)),
         )
         self._compression = cfg.compression_type
         self._auto_create = bool(cfg.properties.get("allow.auto.create.topics", True))
@@ -203,7 +211,7 @@ class Producer:
         cb = on_delivery or callback
         # Only a message someone will be told about needs its data and enqueue time kept.
         pending = (
-            (key_b, value_b, hdrs, ts, cb, time.monotonic())
+            (key_b, value_b, hdrs, ts, cb, self._clock())
             if cb is not None or self._default_dr
             else None
         )
@@ -252,7 +260,7 @@ class Producer:
             base_sequence=self._sequences.get(tp, 0) if self._producer_id >= 0 else -1,
             max_bytes=self._config.batch_size,
         )
-        batch = _Batch(topic, partition, builder, first_enqueued=time.monotonic())
+        batch = _Batch(topic, partition, builder, first_enqueued=self._clock())
         self._open[tp] = batch
         self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
         return batch
@@ -292,12 +300,14 @@ class Producer:
     def _send(self, batch: _Batch) -> None:
         self._flying.add(batch)
         batch.attempts += 1
+        # As librdkafka, a request never outlives its messages' delivery.timeout.ms.
+        left_ms = self._config.delivery_timeout_ms - (self._clock() - batch.first_enqueued) * 1000
         self._cluster.core.produce(
             batch.topic,
             batch.partition,
             batch.data,
             acks=self._config.acks,
-            timeout_ms=self._config.request_timeout_ms,
+            timeout_ms=max(1, min(self._config.request_timeout_ms, int(left_ms))),
             callback=lambda result: self._answered(batch, result),
             trusted_encoder=True,  # built by this producer's BatchBuilder
         )
@@ -307,7 +317,7 @@ class Producer:
         retriable = error in RETRIABLE or (
             self._producer_id >= 0 and error == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
         )
-        elapsed_ms = (time.monotonic() - batch.first_enqueued) * 1000
+        elapsed_ms = (self._clock() - batch.first_enqueued) * 1000
         if (
             error != ErrorCode.NONE
             and retriable
@@ -341,8 +351,10 @@ class Producer:
 
     def _deliver(self, batch: _Batch, failure: KafkaError | None, result: ProduceResult) -> None:
         kind = TIMESTAMP_LOG_APPEND_TIME if result.log_append_time >= 0 else TIMESTAMP_CREATE_TIME
-        now = time.monotonic()
+        now = self._clock()
         default = self._config.on_delivery
+        # With acks=0 the broker does not answer: librdkafka reports no offset (None here).
+        acked = self._config.acks != 0
         only_errors = self._config.delivery_report_only_error and failure is None
         reports = []
         silent = 0
@@ -352,7 +364,7 @@ class Producer:
                 silent += 1  # nobody will look at this report: count it, build nothing
                 continue
             key, value, headers, ts, callback, enqueued = pending
-            offset = result.base_offset + i if failure is None else None
+            offset = result.base_offset + i if failure is None and acked else None
             stamp = result.log_append_time if result.log_append_time >= 0 else ts
             msg = create(
                 batch.topic,

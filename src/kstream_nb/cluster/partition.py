@@ -167,15 +167,25 @@ class Partition:
         return response, can_join
 
     def out_of_sync(self, now_ms: int, lag_ms: int) -> set[int]:
-        """ISR followers that have not caught up within `replica.lag.time.max.ms`."""
+        """ISR followers that have not caught up within `replica.lag.time.max.ms`.
+
+        As in Kafka, a follower whose last known log end equals the leader's is caught up however
+        long ago it fetched: on an idle partition a silent follower stays in the ISR until the
+        controller fences its broker.
+        """
         if not self.is_leader:
             return set()
-        return {
-            r
-            for r in self.state.isr
-            if r != self.broker_id
-            and now_ms - self.followers.get(r, FollowerState()).last_caught_up_ms > lag_ms
-        }
+        leader_end = self.log.log_end_offset
+        out = set()
+        for r in self.state.isr:
+            follower = self.followers.get(r, FollowerState())
+            if (
+                r != self.broker_id
+                and follower.log_end_offset != leader_end
+                and now_ms - follower.last_caught_up_ms > lag_ms
+            ):
+                out.add(r)
+        return out
 
     def describe_replica(self) -> dict[str, int]:
         return {
