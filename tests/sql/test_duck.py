@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -165,3 +169,27 @@ def test_a_field_whose_type_changes_between_segments_stays_readable(cluster: Clu
     assert frame.schema["a"] == pl.String  # numbers, objects and lists meet as JSON text
     assert frame["a"].to_list()[:3] == ["1", '{"b":2}', "x"]
     assert cluster.sql("SELECT sum(n) FROM shapes").fetchall() == [(18,)]
+
+
+def test_timestamps_are_utc_whatever_the_machines_zone(tmp_path: Path) -> None:
+    script = """
+from kstream_nb import Cluster
+with Cluster.start(brokers=1, simulated=True, seed=1) as c:
+    c.create_topic("t", partitions=1, replication_factor=1)
+    c.produce("t", b"{}", timestamp=1_700_000_000_000)  # 22:13:20 UTC
+    query = (
+        "SELECT current_setting('TimeZone'), strftime(timestamp, '%H:%M'), "
+        "time_bucket(INTERVAL '1 hour', timestamp)::VARCHAR FROM t"
+    )
+    print(c.sql(query).fetchall())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TZ": "America/New_York"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[('UTC', '22:13', '2023-11-14 22:00:00+00')]"

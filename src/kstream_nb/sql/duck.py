@@ -135,7 +135,10 @@ def _create_view(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, fmt: str, n
 
 def connect(cluster: Cluster, topics: Iterable[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with a view of each of `topics`, snapshotted now."""
+    # Timestamps are shown and bucketed in UTC, whatever the machine's zone: the same query gives
+    # the same answer everywhere (and a saved notebook output stays true).
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # after connecting: ICU, built in, is loaded by then
     snapshots: list[Snapshot] = []
     try:
         for n, topic in enumerate(topics):
