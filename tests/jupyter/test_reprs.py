@@ -65,3 +65,30 @@ def test_kernel_exit_stops_the_cluster_and_removes_its_directory(tmp_path: Path)
     data_dir = Path(done.stdout.strip().splitlines()[-1])
     assert data_dir.name.startswith("kstream-nb-")
     assert not data_dir.exists()
+
+
+def test_a_group_whose_coordinator_is_down_is_not_called_missing() -> None:
+    from kstream_nb import Consumer
+    from kstream_nb.errors import ErrorCode
+
+    config = {"offsets.topic.num.partitions": 3, "group.initial.rebalance.delay.ms": 0}
+    with Cluster.start(3, simulated=True, seed=2, config=config) as cluster:
+        cluster.create_topic("orders", partitions=1, replication_factor=3)
+        consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "billing"})
+        consumer.subscribe(["orders"])
+        consumer.poll(3.0)
+        assert cluster.group("billing").snapshot().state == "Stable"
+        down = cluster.call(lambda: cluster.core.coordinator_down("billing"))
+        assert down is None
+        index = next(
+            p.partition
+            for p in cluster.describe().partitions
+            if p.topic == "__consumer_offsets"
+            and cluster.call(lambda: cluster.core.group_coordinator("billing"))[1] == p.partition
+        )
+        leader = cluster.describe().partition("__consumer_offsets", index).leader
+        cluster.kill_broker(leader)
+        with pytest.raises(KafkaApiError, match="coordinator of group 'billing'") as failure:
+            cluster.group("billing").snapshot()
+        assert failure.value.code == ErrorCode.COORDINATOR_NOT_AVAILABLE
+        consumer.close()

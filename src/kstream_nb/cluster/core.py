@@ -379,6 +379,21 @@ class ClusterCore:
 
     # -- consumer groups -------------------------------------------------------------------
 
+    def coordinator_down(self, group_id: str) -> tuple[int, int] | None:
+        """(offsets partition, its last leader) when `group_id`'s coordinator is unavailable.
+
+        Read-only (creates nothing): None when the coordinator is up or there is none yet.
+        """
+        topic = self.image.topics.get(OFFSETS_TOPIC)
+        if topic is None or not group_id:
+            return None
+        index = offsets_partition_for(group_id, len(topic.partitions))
+        state = self.image.partition(OFFSETS_TOPIC, index)
+        broker = self.brokers.get(state.leader) if state is not None else None
+        if broker is not None and broker.groups.owns(index):
+            return None
+        return index, state.leader if state is not None else -1
+
     def group_coordinator(self, group_id: str) -> tuple[GroupCoordinator, int]:
         """FindCoordinator: the coordinator serving `group_id` and its offsets partition.
 

@@ -107,6 +107,16 @@ class ConsumerGroup:
         for group in self.cluster.groups():
             if group.group_id == self.group_id:
                 return group
+        down = self.cluster.call(lambda: self.cluster.core.coordinator_down(self.group_id))
+        if down is not None:
+            index, leader = down
+            raise KafkaApiError(
+                f"the coordinator of group {self.group_id!r} (the leader of "
+                f"__consumer_offsets-{index}, last broker {leader}) is not available: the group "
+                "is unknown until a new leader loads it, after the controller fences the dead "
+                "broker (broker.session.timeout.ms); retry then",
+                code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
+            )
         raise KafkaApiError(
             f"there is no consumer group {self.group_id!r} (a group exists once a consumer "
             "with that group.id joins or commits)",
