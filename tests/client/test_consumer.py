@@ -317,3 +317,25 @@ def test_closing_a_consumer_after_its_cluster_stopped_is_quiet(tmp_path: Any) ->
     c.close()  # the cluster is gone: nothing to commit to or leave
     with pytest.raises(RuntimeError):
         c.poll(0)
+
+
+def test_a_consumer_closed_before_its_first_join_is_answered_owns_nothing(
+    tmp_path: Any,
+) -> None:
+    # With Kafka's default initial rebalance delay (3 s) the first JoinGroup waits.
+    with Cluster.start(brokers=3, simulated=True, seed=3, data_dir=tmp_path) as cluster:
+        cluster.create_topic("orders", partitions=3, replication_factor=3)
+        config = {"bootstrap.servers": cluster.bootstrap_servers, "group.id": "early"}
+        early = Consumer(config)
+        early.subscribe(["orders"])
+        assert early.poll(1.0) is None
+        early.close()
+        cluster.advance("5s")
+        assert cluster.group("early").snapshot().members == ()
+        other = Consumer(config)
+        other.subscribe(["orders"])
+        other.poll(5.0)
+        [member] = cluster.group("early").snapshot().members
+        assert member.member_id == other.memberid()
+        assert len(other.assignment()) == 3
+        other.close()

@@ -193,6 +193,13 @@ class Consumer:
         )
 
     def _on_join(self, result: JoinResult) -> None:
+        if self._closed:
+            # Closed while its first JoinGroup waited (before it knew its member id): leave
+            # now, so that a closed consumer never leads the group or owns a partition.
+            # (Not from inside the coordinator's answer: it is still walking its members.)
+            self._member_id = result.member_id if result.error == ErrorCode.NONE else ""
+            self._loop.call_soon(self._leave)
+            return
         if result.error == ErrorCode.UNKNOWN_MEMBER_ID:
             self._member_id = ""
             self._loop.call_later(0, self._join)
@@ -232,6 +239,8 @@ class Consumer:
         )
 
     def _on_sync(self, result: SyncResult) -> None:
+        if self._closed:
+            return  # close() has left the group already
         if result.error != ErrorCode.NONE:
             if result.error == ErrorCode.UNKNOWN_MEMBER_ID:
                 self._member_id = ""
