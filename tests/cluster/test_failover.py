@@ -331,3 +331,36 @@ def test_a_long_idle_run_holds_no_growing_timer_list(make_cluster: MakeCluster) 
     for broker in cluster.core.brokers.values():
         assert len(broker._scheduled) <= 5  # one handle per periodic task
     assert cluster._loop.pending < 100  # type: ignore[union-attr]
+
+
+def _preferred_leaders(cluster: Cluster) -> list[bool]:
+    return [p.leader == p.replicas[0] for p in cluster.describe().partitions if p.topic == TOPIC]
+
+
+def test_leadership_returns_to_preferred_replicas_after_the_imbalance_check(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = make_cluster(**FAST)
+    cluster.create_topic(TOPIC, partitions=6, replication_factor=3)
+    assert all(_preferred_leaders(cluster))
+    cluster.kill_broker(1)
+    cluster.advance("5s")
+    cluster.restart_broker(1)
+    cluster.advance("10s")
+    assert set(cluster.describe().partition(TOPIC, 0).isr) == {1, 2, 3}
+    assert not all(_preferred_leaders(cluster))  # broker 1 is back, but leads nothing yet
+    # leader.imbalance.check.interval.seconds (300 s): the controller moves leadership back.
+    cluster.advance("300s")
+    assert all(_preferred_leaders(cluster))
+
+
+def test_no_automatic_rebalance_when_it_is_disabled(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(**FAST, auto_leader_rebalance_enable="false")
+    cluster.create_topic(TOPIC, partitions=6, replication_factor=3)
+    cluster.kill_broker(1)
+    cluster.advance("5s")
+    cluster.restart_broker(1)
+    cluster.advance("20min")
+    assert not all(_preferred_leaders(cluster))
+    assert cluster.elect_preferred_leaders() > 0
+    assert all(_preferred_leaders(cluster))

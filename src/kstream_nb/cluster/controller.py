@@ -157,8 +157,10 @@ class Controller:
         # Broker id -> metadata offset after its registration: it is unfenced once caught up.
         self._registered_at: dict[int, int] = {}
         self._timer: TimerHandle | None = None
+        self._balance_timer: TimerHandle | None = None
         self.active = True
         self._schedule_check()
+        self._schedule_balance()
 
     @property
     def image(self):  # type: ignore[no-untyped-def]  # MetadataImage; kept short for callers
@@ -167,9 +169,10 @@ class Controller:
     def resign(self) -> None:
         """Stop acting as controller (another broker took over)."""
         self.active = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._balance_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._balance_timer = None
 
     # -- committing ------------------------------------------------------------------------
 
@@ -200,6 +203,22 @@ class Controller:
             if not broker.fenced and now - last > self._config.broker_session_timeout_ms:
                 self.fence(broker.broker_id, "session timeout")
         self._schedule_check()
+
+    def _schedule_balance(self) -> None:
+        if self._config.auto_leader_rebalance_enable:
+            self._balance_timer = self._timers.call_later(
+                self._config.leader_imbalance_check_interval_seconds * 1000, self._balance
+            )
+
+    def _balance(self) -> None:
+        """auto.leader.rebalance.enable: give leadership back to preferred replicas, as KRaft's
+        controller does every leader.imbalance.check.interval.seconds (all imbalanced
+        partitions whose preferred replica is live and in sync; the ZooKeeper-era
+        leader.imbalance.per.broker.percentage threshold is not used by KRaft)."""
+        if not self.active:
+            return
+        self.elect_preferred_leaders(reason="auto leader rebalance")
+        self._schedule_balance()
 
     def handle_heartbeat(self, hb: BrokerHeartbeat) -> HeartbeatResponse:
         now = self._timers.now_ms()
@@ -343,7 +362,9 @@ class Controller:
         self._commit([new_state])
         return AlterPartitionResponse(req.topic, req.partition, ErrorCode.NONE, new_state)
 
-    def elect_preferred_leaders(self, topic: str | None = None) -> int:
+    def elect_preferred_leaders(
+        self, topic: str | None = None, reason: str = "preferred leader election"
+    ) -> int:
         """Make each partition's first replica its leader where it is in the ISR and live."""
         live = set(self.metadata.image.live_brokers())
         records: list[MetadataRecord] = []
@@ -353,9 +374,7 @@ class Controller:
             for state in image.partitions.values():
                 preferred = state.replicas[0]
                 if state.leader != preferred and preferred in state.isr and preferred in live:
-                    records.append(
-                        self._changed(state, leader=preferred, reason="preferred leader election")
-                    )
+                    records.append(self._changed(state, leader=preferred, reason=reason))
         self._commit(records)
         return len(records)
 
