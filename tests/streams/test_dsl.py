@@ -582,3 +582,129 @@ def test_foreign_key_joins_follow_both_sides(kind: str) -> None:
             ("O1", ["pen", "Bob"]),
             ("O2", None),
         ]
+
+
+def test_import_star_gives_every_name_in_all() -> None:
+    import kstream_nb.streams as streams
+
+    namespace: dict[str, Any] = {}
+    exec("from kstream_nb.streams import *", namespace)  # what users type
+    missing = [name for name in streams.__all__ if not hasattr(streams, name)]
+    assert missing == []
+    assert all(name in namespace for name in streams.__all__)
+    assert namespace["SlidingWindowedKStream"].__name__ == "SlidingWindowedKStream"
+
+
+def test_a_join_after_a_key_change_repartitions_first_as_kafka_describes_it() -> None:
+    from kstream_nb.streams import JoinWindows
+
+    builder = StreamsBuilder()
+    orders = builder.stream("orders").select_key(lambda k, v: v["order_id"])
+    orders.join(
+        builder.stream("payments"),
+        lambda order, payment: [order["order_id"], payment["paid"]],
+        JoinWindows.of_time_difference_with_no_grace("10min"),
+    ).to("paid-orders")
+    topology = builder.build()
+    assert topology.repartition_topics() == ["KSTREAM-KEY-SELECT-0000000001-repartition"]
+    # Kafka Streams' names and layout: the null-key filter, then the sink; sink, filter and
+    # source numbered in that order.
+    assert topology.describe().startswith(
+        "Topologies:\n"
+        "   Sub-topology: 0\n"
+        "    Source: KSTREAM-SOURCE-0000000000 (topics: [orders])\n"
+        "      --> KSTREAM-KEY-SELECT-0000000001\n"
+        "    Processor: KSTREAM-KEY-SELECT-0000000001 (stores: [])\n"
+        "      --> KSTREAM-FILTER-0000000004\n"
+        "      <-- KSTREAM-SOURCE-0000000000\n"
+        "    Processor: KSTREAM-FILTER-0000000004 (stores: [])\n"
+        "      --> KSTREAM-SINK-0000000003\n"
+        "      <-- KSTREAM-KEY-SELECT-0000000001\n"
+        "    Sink: KSTREAM-SINK-0000000003 (topic: KSTREAM-KEY-SELECT-0000000001-repartition)\n"
+        "      <-- KSTREAM-FILTER-0000000004\n"
+        "\n"
+        "   Sub-topology: 1\n"
+    )
+    assert (
+        "    Source: KSTREAM-SOURCE-0000000005 "
+        "(topics: [KSTREAM-KEY-SELECT-0000000001-repartition])\n"
+        "      --> KSTREAM-JOINTHIS-0000000007\n"
+    ) in topology.describe()
+    join_sub = next(s for s in topology.subtopologies if "payments" in s.sources)
+    assert set(join_sub.sources) == {"payments", "KSTREAM-KEY-SELECT-0000000001-repartition"}
+    with TopologyTestDriver(topology, CONFIG) as driver:
+        driver.create_input_topic("orders", Serdes.String(), Serdes.Json()).pipe_input(
+            "CUST-1", {"order_id": "ORD-1"}, timestamp=1
+        )
+        driver.create_input_topic("payments", Serdes.String(), Serdes.Json()).pipe_input(
+            "ORD-1", {"paid": 5}, timestamp=2
+        )
+        out = driver.create_output_topic("paid-orders", Serdes.String(), Serdes.Json())
+        assert out.read_key_values_to_list() == [("ORD-1", ["ORD-1", 5])]
+
+
+def test_which_joins_repartition() -> None:
+    from kstream_nb.streams import JoinWindows
+
+    window = JoinWindows.of_time_difference_with_no_grace("1min")
+    builder = StreamsBuilder()
+    left = builder.stream("a").map(lambda k, v: (v, v))
+    right = builder.stream("b").flat_map(lambda k, v: [(v, v)])
+    left.join(right, lambda x, y: x, window).to("both")  # both sides re-keyed
+    table = builder.table("t")
+    builder.stream("c").select_key(lambda k, v: v).filter(lambda k, v: True).join(
+        table, lambda x, y: x
+    ).to("stream-table")
+    builder.stream("d").map_values(lambda v: v).join(table, lambda x, y: x).to("same-key")
+    builder.stream("e").process(lambda: None).join(table, lambda x, y: x).to("processed")
+    builder.stream("f").select_key(lambda k, v: v).repartition().join(table, lambda x, y: x).to(
+        "explicit"
+    )
+    assert builder.build().repartition_topics() == [
+        "KSTREAM-MAP-0000000001-repartition",
+        "KSTREAM-FLATMAP-0000000003-repartition",
+        "KSTREAM-FILTER-0000000020-repartition",  # the filter after select_key: its last node
+        "KSTREAM-PROCESSOR-0000000031-repartition",  # process() may change keys (Kafka 3.x)
+        "KSTREAM-REPARTITION-0000000039-repartition",  # explicit: no second repartition
+    ]
+
+
+def test_a_re_keyed_stream_joined_twice_is_repartitioned_once() -> None:
+    from kstream_nb.streams import JoinWindows
+
+    builder = StreamsBuilder()
+    rekeyed = builder.stream("orders").select_key(lambda k, v: v["id"])
+    rekeyed.join(builder.table("a"), lambda x, y: [x["id"], y]).to("with-a")
+    rekeyed.join(builder.table("b"), lambda x, y: [x["id"], y]).to("with-b")
+    rekeyed.join(
+        rekeyed, lambda x, y: [x["n"], y["n"]], JoinWindows.of_time_difference_with_no_grace(5)
+    ).to("self")
+    topology = builder.build()
+    assert topology.repartition_topics() == ["KSTREAM-KEY-SELECT-0000000001-repartition"]
+    with TopologyTestDriver(topology, CONFIG) as driver:
+        driver.create_input_topic("a", Serdes.String(), Serdes.Json()).pipe_input("X", "A")
+        driver.create_input_topic("b", Serdes.String(), Serdes.Json()).pipe_input("X", "B")
+        orders = driver.create_input_topic("orders", Serdes.String(), Serdes.Json())
+        orders.pipe_input("k", {"id": "X", "n": 1}, timestamp=10)
+        for topic, expected in (("with-a", ["X", "A"]), ("with-b", ["X", "B"])):
+            out = driver.create_output_topic(topic, Serdes.String(), Serdes.Json())
+            assert out.read_key_values_to_list() == [("X", expected)]
+        out = driver.create_output_topic("self", Serdes.String(), Serdes.Json())
+        assert out.read_key_values_to_list() == [("X", [1, 1])]
+
+
+def test_the_suppression_buffer_changelog_format_round_trips() -> None:
+    from kstream_nb.streams.dsl import _BufferKeySerde, _BufferValueSerde
+    from kstream_nb.streams.topology import Change
+    from kstream_nb.streams.windows import SessionWindow
+
+    session_keys = _BufferKeySerde(None, session=True).resolved(Serdes.String())
+    key = Windowed("A", SessionWindow(5, 9))
+    assert session_keys.deserialize(session_keys.serialize(key)) == key
+    time_keys = _BufferKeySerde(Serdes.Integer(), session=False).resolved(Serdes.String())
+    assert time_keys.deserialize(time_keys.serialize(Windowed(7, Window(0, 10)))) == Windowed(
+        7, Window(0, 10)
+    )
+    values = _BufferValueSerde(None).resolved(Serdes.Long())
+    entry = (Change(3, None), 123, (("h", b"x"), ("n", None)))
+    assert values.deserialize(values.serialize(entry)) == entry

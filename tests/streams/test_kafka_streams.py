@@ -356,3 +356,187 @@ def test_a_stream_stream_join_resumes_its_window_after_a_restart(cluster: Cluste
     with KafkaStreams(topology().build(), app_config(cluster, "joiner")) as second:
         second.run(count=1)  # restored from the changelog, the order meets its click
     assert read_all(cluster, "joined") == [("U1", [1, "/cart"])]
+
+
+def read_records(cluster: Cluster, topic: str) -> list[Any]:
+    """Every message of `topic` (all partitions), in partition then offset order."""
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "records"})
+    try:
+        parts = sorted(cluster.core.image.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        out: list[Any] = []
+        for _ in range(20):
+            batch = consumer.consume(1000, 0.5)
+            out.extend(batch)
+            if not batch and out:
+                break
+        return sorted(out, key=lambda m: (m.partition(), m.offset()))
+    finally:
+        consumer.close()
+
+
+PAYMENT_ORDERS = [
+    (f"CUST-{i % 3}", {"order_id": f"ORD-{i}", "customer_id": f"CUST-{i % 3}"}) for i in range(8)
+]
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_a_stream_stream_join_after_select_key_repartitions_automatically(
+    cluster: Cluster, explicit: bool
+) -> None:
+    from kstream_nb.streams import JoinWindows
+
+    cluster.create_topic("payments", partitions=3, replication_factor=3)
+    cluster.create_topic("paid-orders", partitions=3, replication_factor=3)
+    produce(cluster, "orders", PAYMENT_ORDERS, partitioner="murmur2_random")
+    payments = [(f"ORD-{i}", {"paid": i}) for i in range(8)]
+    produce(cluster, "payments", payments, after_ms=5, partitioner="murmur2_random")
+    builder = StreamsBuilder()
+    orders = builder.stream("orders").select_key(lambda k, v: v["order_id"])
+    if explicit:
+        orders = orders.repartition()
+    orders.join(
+        builder.stream("payments"),
+        lambda order, payment: [order["customer_id"], payment["paid"]],
+        JoinWindows.of_time_difference_with_no_grace("10min"),
+    ).to("paid-orders")
+    topology = builder.build()
+    with KafkaStreams(topology, app_config(cluster, "pay")) as streams:
+        for _ in range(6):
+            streams.run(timeout=0.5)
+    assert read_all(cluster, "paid-orders") == sorted(
+        (f"ORD-{i}", [f"CUST-{i % 3}", i]) for i in range(8)
+    )
+    (repartition,) = topology.repartition_topics()
+    assert repartition in topology.describe()
+    expected = "KSTREAM-REPARTITION-0000000002" if explicit else "KSTREAM-KEY-SELECT-0000000001"
+    assert repartition == f"{expected}-repartition"
+    assert f"pay-{repartition}" in cluster.topics()
+    assert len(cluster.topic(f"pay-{repartition}").partitions) == 3
+
+
+def test_a_stream_table_join_after_a_key_change_repartitions_the_stream(cluster: Cluster) -> None:
+    cluster.create_topic("enriched", partitions=3, replication_factor=3)
+    customers = [(f"CUST-{i}", {"name": f"name-{i}"}) for i in range(3)]
+    produce(cluster, "customers", customers, partitioner="murmur2_random")
+    by_order = [(v["order_id"], v) for _, v in PAYMENT_ORDERS]  # keyed by order, not customer
+    produce(cluster, "orders", by_order, after_ms=10, partitioner="murmur2_random")
+    builder = StreamsBuilder()
+    builder.stream("orders").map(lambda k, v: (v["customer_id"], v["order_id"])).join(
+        builder.table("customers"), lambda order, customer: [order, customer["name"]]
+    ).to("enriched")
+    with KafkaStreams(builder.build(), app_config(cluster, "enrich")) as streams:
+        for _ in range(6):
+            streams.run(timeout=0.5)
+    assert read_all(cluster, "enriched") == sorted(
+        (f"CUST-{i % 3}", [f"ORD-{i}", f"name-{i % 3}"]) for i in range(8)
+    )
+    assert "enrich-KSTREAM-MAP-0000000001-repartition" in cluster.topics()
+
+
+def test_windowed_keys_go_to_the_partition_of_their_base_key(cluster: Cluster) -> None:
+    from kstream_nb.client.partitioner import murmur2
+    from kstream_nb.streams import Suppressed, windowed_serde
+
+    hour = 3_600_000
+    cluster.create_topic("hourly", partitions=3, replication_factor=3)
+    cluster.create_topic("hourly-final", partitions=3, replication_factor=3)
+    builder = StreamsBuilder()
+    counts = (
+        builder.stream("orders", timestamp_extractor=lambda order, ts: order["t"])
+        .group_by(lambda k, order: order["customer_id"])
+        .windowed_by(TimeWindows.of_size_with_no_grace("1h"))
+        .count()
+    )
+    counts.to_stream().to("hourly", value_serde=Serdes.Long())  # the windowed serde, implied
+    counts.suppress(Suppressed.until_window_closes()).to_stream().to(
+        "hourly-final", windowed_serde(Serdes.String(), hour), Serdes.Long()
+    )
+    rows = [(f"O{i}", {"customer_id": f"CUST-{i % 4}", "t": i * 1000}) for i in range(8)]
+    later = [(f"O{i}", {"customer_id": f"CUST-{i % 4}", "t": hour + i}) for i in range(8, 12)]
+    config = {**app_config(cluster, "windowed"), "statestore.cache.max.bytes": 0}
+    with KafkaStreams(builder.build(), config) as streams:
+        for batch in (rows, later):  # the next hour's orders close the first hour
+            produce(cluster, "orders", batch, partitioner="murmur2_random")
+            for _ in range(3):
+                streams.run(timeout=0.5)
+    serde = windowed_serde(Serdes.String(), hour)
+    for topic in ("hourly", "hourly-final"):
+        records = read_records(cluster, topic)
+        placed = {(serde.deserialize(m.key()).key, m.partition()) for m in records}
+        assert placed == {(f"CUST-{i}", murmur2(f"CUST-{i}".encode(), 3)) for i in range(4)}
+    final = [serde.deserialize(m.key()) for m in read_records(cluster, "hourly-final")]
+    assert sorted((w.key, w.window.start) for w in final) == [(f"CUST-{i}", 0) for i in range(4)]
+
+
+def test_more_than_max_poll_interval_between_runs_rejoins_and_loses_nothing(
+    cluster: Cluster,
+) -> None:
+    rows = [(f"K{i}", {"customer_id": f"C{i % 3}"}) for i in range(9)]
+    produce(cluster, "orders", rows)
+    with KafkaStreams(count_topology().build(), app_config(cluster, "sleepy")) as streams:
+        assert streams.run(count=18) == 18  # the orders, then their repartitioned copies
+        cluster.advance("15min")  # max.poll.interval.ms (5 min) passes: the group moves on
+        produce(cluster, "orders", rows[:3], after_ms=10)
+        assert streams.run(count=6, timeout=60) == 6  # rejoined, restored, continued
+        assert streams.state == "RUNNING"
+        assert dict(streams.store("counts").all()) == {"C0": 4, "C1": 4, "C2": 4}
+        cluster.advance("6min")
+        produce(cluster, "orders", rows[3:6], after_ms=10)
+        assert streams.run(count=6, timeout=60) == 6
+        assert dict(streams.store("counts").all()) == {"C0": 5, "C1": 5, "C2": 5}
+
+
+def test_run_timeout_is_simulated_time_on_a_simulated_cluster(cluster: Cluster) -> None:
+    with KafkaStreams(count_topology().build(), app_config(cluster, "idle")) as streams:
+        streams.run(timeout=2)  # joined the group, nothing to do
+        moved = []
+        for timeout, count in ((0.5, None), (0.5, None), (3, None), (2, 5), (0.25, 1)):
+            before = cluster.now_ms()
+            assert streams.run(count=count, timeout=timeout) == 0
+            moved.append(cluster.now_ms() - before)
+    # An idle run stops after a second of nothing to do (or timeout, if shorter); with a
+    # count, at timeout. Polls never wait past it; the final commit takes a few ms.
+    limits = [500, 500, 1000, 2000, 250]
+    assert all(limit <= m <= limit + 20 for m, limit in zip(moved, limits, strict=True)), moved
+
+
+def test_a_restarted_application_still_emits_the_final_results_it_was_holding(
+    cluster: Cluster,
+) -> None:
+    from kstream_nb.streams import Suppressed, windowed_serde
+
+    hour = 3_600_000
+    cluster.create_topic("events", partitions=1, replication_factor=3)
+    cluster.create_topic("final", partitions=1, replication_factor=3)
+
+    def topology() -> StreamsBuilder:
+        builder = StreamsBuilder()
+        builder.stream(
+            "events", timestamp_extractor=lambda v, ts: v["t"]
+        ).group_by_key().windowed_by(TimeWindows.of_size_with_no_grace("1h")).count().suppress(
+            Suppressed.until_window_closes()
+        ).to_stream().to("final", value_serde=Serdes.Long())
+        return builder
+
+    def send(rows: list[tuple[str, int]]) -> None:
+        producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+        for key, t in rows:
+            producer.produce("events", json.dumps({"t": t}).encode(), key.encode())
+        assert producer.flush(30) == 0
+
+    send([("A", 1_000), ("B", 2_000), ("A", 3_000)])
+    with KafkaStreams(topology().build(), app_config(cluster, "suppressor")) as first:
+        first.run(count=3)  # the hour [0, 1h) is still open: its counts wait in the buffer
+    assert read_records(cluster, "final") == []
+    buffers = [t for t in cluster.topics() if "KTABLE-SUPPRESS-STATE-STORE" in t]
+    assert buffers == ["suppressor-KTABLE-SUPPRESS-STATE-STORE-0000000004-changelog"]
+    send([("A", hour + 1)])  # closes [0, 1h)
+    with KafkaStreams(topology().build(), app_config(cluster, "suppressor")) as second:
+        second.run(count=1)
+    serde = windowed_serde(Serdes.String(), hour)
+    final = [
+        (serde.deserialize(m.key()), Serdes.Long().deserialize(m.value()))
+        for m in read_records(cluster, "final")
+    ]
+    assert sorted((w.key, w.window.start, n) for w, n in final) == [("A", 0, 2), ("B", 0, 1)]

@@ -10,6 +10,7 @@ from kstream_nb.streams.dsl import (
     KStream,
     KTable,
     SessionWindowedKStream,
+    SlidingWindowedKStream,
     StreamsBuilder,
     Suppressed,
     TimeWindowedKStream,

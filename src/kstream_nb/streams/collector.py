@@ -3,7 +3,8 @@
 Kafka Streams hands its outputs to a producer that batches them; here the collector builds the
 batches itself (one per topic-partition) and writes them all at once at each commit, or when
 `max_records` wait, with acks=all. Keys are partitioned as Kafka Streams' producer does
-(murmur2, the Java client's default), memoized per key.
+(murmur2, the Java client's default), memoized per key; a windowed key by its base key alone
+(Kafka's WindowedStreamPartitioner).
 """
 
 from __future__ import annotations
@@ -59,16 +60,20 @@ class RecordCollector:
         timestamp: int,
         headers: Any = (),
         partition: int | None = None,
+        partition_key: bytes | None = None,
     ) -> None:
+        """Queue a record for `partition`, or the one murmur2 gives `partition_key` (a windowed
+        key's base key, as Kafka's WindowedStreamPartitioner) or else `key`."""
         if partition is None:
             count = self._count(topic)
-            if key is None:
+            hashed = key if partition_key is None else partition_key
+            if hashed is None:
                 partition = next(self._round_robin) % count
             else:
-                slot = (key, count)
+                slot = (hashed, count)
                 partition = self._by_key.get(slot)
                 if partition is None:
-                    partition = murmur2(key, count)
+                    partition = murmur2(hashed, count)
                     if len(self._by_key) < 1_000_000:
                         self._by_key[slot] = partition
         builder = self._open.get((topic, partition))

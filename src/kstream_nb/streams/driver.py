@@ -89,6 +89,7 @@ class TopologyTestDriver:
         timestamp: int,
         headers: tuple[tuple[str, bytes | None], ...],
         node: Node,
+        partition_key: bytes | None = None,
     ) -> None:
         name = self._topic_name(topic) if node.internal else topic
         if name in self._by_topic:

@@ -52,6 +52,7 @@ __all__ = [
     "StreamsBuilder",
     "Suppressed",
     "TimeWindowedKStream",
+    "WindowedSerde",
     "session_windowed_serde",
     "windowed_serde",
 ]
@@ -62,7 +63,27 @@ _START = struct.Struct(">q")
 _WIRE = Serde(msgspec.msgpack.encode, msgspec.msgpack.decode, "msgpack")
 
 
-def windowed_serde(inner: Serde, size_ms: int) -> Serde:
+class WindowedSerde(Serde):
+    """A serde of `Windowed` keys around the serde of their base key (`inner`), as Kafka's
+    WindowedSerializer: a sink writing with it partitions by the base key alone (Kafka's
+    WindowedStreamPartitioner), so every window of a key lands in that key's partition."""
+
+    def __init__(
+        self,
+        inner: Serde,
+        serialize: Callable[[Any], bytes],
+        deserialize: Callable[[bytes], Any],
+        name: str,
+    ) -> None:
+        super().__init__(serialize, deserialize, name)
+        self.inner = inner
+
+    def serialize_base_key(self, key: Windowed) -> bytes | None:
+        """The bytes the partitioner hashes: the base key's, without the window."""
+        return self.inner.serialize(key.key)
+
+
+def windowed_serde(inner: Serde, size_ms: int) -> WindowedSerde:
     """Kafka's TimeWindowedSerde: the key's bytes, then the window start as 8 bytes."""
 
     def serialize(key: Windowed) -> bytes:
@@ -73,10 +94,10 @@ def windowed_serde(inner: Serde, size_ms: int) -> Serde:
         start = _START.unpack(data[-8:])[0]
         return Windowed(inner.deserialize(bytes(data[:-8])), Window(start, start + size_ms))
 
-    return Serde(serialize, deserialize, f"windowed<{inner.name}>")
+    return WindowedSerde(inner, serialize, deserialize, f"windowed<{inner.name}>")
 
 
-def session_windowed_serde(inner: Serde) -> Serde:
+def session_windowed_serde(inner: Serde) -> WindowedSerde:
     """Kafka's SessionWindowedSerde: the key's bytes, then the session's end and start."""
 
     def serialize(key: Windowed) -> bytes:
@@ -87,7 +108,7 @@ def session_windowed_serde(inner: Serde) -> Serde:
         end, start = _START.unpack(data[-16:-8])[0], _START.unpack(data[-8:])[0]
         return Windowed(inner.deserialize(bytes(data[:-16])), SessionWindow(start, end))
 
-    return Serde(serialize, deserialize, f"windowed-session<{inner.name}>")
+    return WindowedSerde(inner, serialize, deserialize, f"windowed-session<{inner.name}>")
 
 
 class ChangeSerde(Serde):
@@ -190,7 +211,7 @@ class _Sink(Processor):
 
     def _key_serde(self, key: Any, serde: Serde) -> Serde:
         """A windowed key goes out with Kafka's windowed serde around the key's own."""
-        if not isinstance(key, Windowed) or serde.name.startswith("windowed"):
+        if not isinstance(key, Windowed) or isinstance(serde, WindowedSerde):
             return serde
         window = key.window
         if isinstance(window, SessionWindow):
@@ -213,7 +234,11 @@ class _Sink(Processor):
         topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
         key = key_serde.serialize(record.key)
         value = _value_serde(self.value_serde, defaults[1]).serialize(record.value)
-        self.task.send(topic, record.with_(key=key, value=value), self.node)
+        partition_key = None
+        if isinstance(key_serde, WindowedSerde) and isinstance(record.key, Windowed):
+            # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
+            partition_key = key_serde.serialize_base_key(record.key)
+        self.task.send(topic, record.with_(key=key, value=value), self.node, partition_key)
 
 
 class _Aggregate(Processor):
@@ -652,28 +677,86 @@ class _FkResolve(Processor):
         self.forward(record.with_(value=Change(self.joiner(value, row), None)))
 
 
-class _Suppress(Processor):
-    """Hold each windowed result until its window closes (end + grace <= stream time)."""
+class _BufferKeySerde(Serde):
+    """Keys of a suppression buffer's changelog: the windowed key as its base key's bytes
+    (the table's key serde, else the default one), then the window's start and end."""
 
-    def __init__(self, grace_ms: int) -> None:
+    def __init__(self, inner: Serde | None, session: bool) -> None:
+        self.inner = inner
+        self.session = session
+        super().__init__(self._write, self._read, f"suppress-key<{inner.name if inner else ''}>")
+
+    def _write(self, key: Windowed) -> bytes:
+        assert self.inner is not None
+        data = self.inner.serialize(key.key) or b""
+        return data + _START.pack(key.window.start) + _START.pack(key.window.end)
+
+    def _read(self, data: bytes) -> Windowed:
+        assert self.inner is not None
+        start, end = _START.unpack(data[-16:-8])[0], _START.unpack(data[-8:])[0]
+        window = SessionWindow(start, end) if self.session else Window(start, end)
+        return Windowed(self.inner.deserialize(bytes(data[:-16])), window)
+
+    def resolved(self, default: Serde) -> Serde:
+        return self if self.inner is not None else _BufferKeySerde(default, self.session)
+
+
+class _BufferValueSerde(Serde):
+    """Values of a suppression buffer's changelog, (Change(new, old), timestamp, headers):
+    msgpack of [timestamp, new bytes, old bytes, headers], the values in the table's serde
+    (else the default one), as Kafka's buffer keeps the serialized change and its context."""
+
+    def __init__(self, inner: Serde | None) -> None:
+        self.inner = inner
+        name = f"suppress-value<{inner.name if inner else ''}>"
+        super().__init__(self._write, self._read, name)
+
+    def _write(self, entry: tuple[Change, int, tuple[tuple[str, bytes | None], ...]]) -> bytes:
+        assert self.inner is not None
+        change, timestamp, headers = entry
+        new, old = self.inner.serialize(change.new), self.inner.serialize(change.old)
+        return msgspec.msgpack.encode([timestamp, new, old, [list(h) for h in headers]])
+
+    def _read(self, data: bytes) -> tuple[Change, int, tuple[tuple[str, bytes | None], ...]]:
+        assert self.inner is not None
+        timestamp, new, old, headers = msgspec.msgpack.decode(data)
+        change = Change(self.inner.deserialize(new), self.inner.deserialize(old))
+        return change, timestamp, tuple((str(k), v) for k, v in headers)
+
+    def resolved(self, default: Serde) -> Serde:
+        return self if self.inner is not None else _BufferValueSerde(default)
+
+
+class _Suppress(Processor):
+    """Hold each windowed result until its window closes (end + grace <= stream time).
+
+    The buffer is a logged store (Kafka's in-memory time-ordered buffer with its changelog):
+    windowed key -> (Change, timestamp, headers); an emitted entry is deleted (a tombstone in
+    the changelog), so a restarted task gets back what was still waiting and emits it once
+    its window closes."""
+
+    def __init__(self, grace_ms: int, store: str) -> None:
         self.grace_ms = grace_ms
-        self.buffer: dict[Windowed, StreamRecord] = {}
+        self.store_name = store
 
     def process(self, record: StreamRecord) -> None:
         key = record.key
         if not isinstance(key, Windowed):
             raise TypeError("suppress(until_window_closes) needs a windowed KTable")
-        previous = self.buffer.get(key)
+        buffer: KeyValueStore = self.task.store(self.store_name)
+        change: Change = record.value
+        previous = buffer.get(key)
         if previous is not None:  # keep the first old value, the latest new value
-            record = record.with_(value=Change(record.value.new, previous.value.old))
-        self.buffer[key] = record
-        self._emit_closed()
+            change = Change(change.new, previous[0].old)
+        buffer.put(key, (change, record.timestamp, record.headers))
+        self._emit_closed(buffer)
 
-    def _emit_closed(self) -> None:
+    def _emit_closed(self, buffer: KeyValueStore) -> None:
         now = self.task.stream_time
-        closed = [k for k in self.buffer if k.window.end + self.grace_ms <= now]
+        closed = [k for k, _ in buffer.items() if k.window.end + self.grace_ms <= now]
         for key in sorted(closed, key=lambda k: (k.window.start, str(k.key))):
-            self.forward(self.buffer.pop(key))
+            change, timestamp, headers = buffer.delete(key)
+            self.forward(StreamRecord(key, change, timestamp, headers))
 
 
 def _filter_change(
@@ -766,7 +849,7 @@ class StreamsBuilder:
         source = self._source(
             names, key_serde, value_serde, timestamp_extractor=timestamp_extractor
         )
-        return KStream(self, source)
+        return KStream(self, source, key_serde=key_serde, value_serde=value_serde)
 
     def table(
         self,
@@ -830,12 +913,28 @@ class GlobalKTable:
 
 
 class KStream:
-    """An unbounded stream of records; every method returns a new stream (or table)."""
+    """An unbounded stream of records; every method returns a new stream (or table).
 
-    def __init__(self, builder: StreamsBuilder, node: Node, *, repartition: bool = False) -> None:
+    As in Kafka Streams, a stream knows whether its key was changed since it was read (then a
+    grouping or a join first sends it through a repartition topic) and the serdes its keys
+    and values are known to have (those of `builder.stream(...)`, until a step changes them).
+    """
+
+    def __init__(
+        self,
+        builder: StreamsBuilder,
+        node: Node,
+        *,
+        repartition: bool = False,
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
+    ) -> None:
         self._b = builder
         self._node = node
         self._needs_repartition = repartition
+        self._key_serde = key_serde
+        self._value_serde = value_serde
+        self._joinable: KStream | None = None  # this stream repartitioned for joins, once made
 
     def _step(
         self,
@@ -843,9 +942,16 @@ class KStream:
         fn: Callable[[StreamRecord], Iterable[StreamRecord]],
         *,
         rekeyed: bool = False,
+        new_values: bool = False,
     ) -> KStream:
         node = self._b._add(Node(self._b._name(prefix), "processor", lambda: _Step(fn)), self._node)
-        return KStream(self._b, node, repartition=self._needs_repartition or rekeyed)
+        return KStream(
+            self._b,
+            node,
+            repartition=self._needs_repartition or rekeyed,
+            key_serde=None if rekeyed else self._key_serde,
+            value_serde=None if new_values else self._value_serde,
+        )
 
     def _step_node(self, prefix: str, make: Callable[[], Processor]) -> Node:
         return self._b._add(Node(self._b._name(prefix), "processor", make), self._node)
@@ -861,24 +967,29 @@ class KStream:
             key, value = mapper(r.key, r.value)
             return [r.with_(key=key, value=value)]
 
-        return self._step("KSTREAM-MAP", step, rekeyed=True)
+        return self._step("KSTREAM-MAP", step, rekeyed=True, new_values=True)
 
     def map_values(self, mapper: Callable[..., Any]) -> KStream:
         """`mapper(value)` or `mapper(key, value)`; the key stays, so no repartition."""
         fn = _value_fn(mapper)
-        return self._step("KSTREAM-MAPVALUES", lambda r: [r.with_(value=fn(r.key, r.value))])
+        return self._step(
+            "KSTREAM-MAPVALUES", lambda r: [r.with_(value=fn(r.key, r.value))], new_values=True
+        )
 
     def flat_map(self, mapper: Callable[[Any, Any], Iterable[tuple[Any, Any]]]) -> KStream:
         return self._step(
             "KSTREAM-FLATMAP",
             lambda r: [r.with_(key=k, value=v) for k, v in mapper(r.key, r.value)],
             rekeyed=True,
+            new_values=True,
         )
 
     def flat_map_values(self, mapper: Callable[..., Iterable[Any]]) -> KStream:
         fn = _value_fn(mapper)
         return self._step(
-            "KSTREAM-FLATMAPVALUES", lambda r: [r.with_(value=v) for v in fn(r.key, r.value)]
+            "KSTREAM-FLATMAPVALUES",
+            lambda r: [r.with_(value=v) for v in fn(r.key, r.value)],
+            new_values=True,
         )
 
     def select_key(self, mapper: Callable[[Any, Any], Any]) -> KStream:
@@ -906,13 +1017,20 @@ class KStream:
             self._node,
         )
         other._node.add_child(node)
+        same_keys = self._key_serde is other._key_serde
+        same_values = self._value_serde is other._value_serde
         return KStream(
-            self._b, node, repartition=self._needs_repartition or other._needs_repartition
+            self._b,
+            node,
+            repartition=self._needs_repartition or other._needs_repartition,
+            key_serde=self._key_serde if same_keys else None,
+            value_serde=self._value_serde if same_values else None,
         )
 
     def process(self, supplier: Callable[[], Any], *stores: str) -> KStream:
         """Run your own `Processor` (a subclass, or a function returning one per task) with
-        the named stores; what it forwards is the new stream."""
+        the named stores; what it forwards is the new stream. It may have changed the keys,
+        so, as in Kafka Streams, a grouping or join after it repartitions first."""
         from kstream_nb.streams.processor_api import UserProcessorNode
 
         unknown = [s for s in stores if s not in self._b._stores]
@@ -929,7 +1047,7 @@ class KStream:
             ),
             self._node,
         )
-        return KStream(self._b, node)
+        return KStream(self._b, node, repartition=True)
 
     def split(self, prefix: str = "") -> BranchedKStream:
         return BranchedKStream(self, prefix)
@@ -959,7 +1077,14 @@ class KStream:
     ) -> KStream:
         """Send the records through an internal topic, partitioned by their current key."""
         base = name or self._b._name("KSTREAM-REPARTITION")
-        return KStream(self._b, self._through(f"{base}-repartition", key_serde, value_serde))
+        key_serde = key_serde or self._key_serde
+        value_serde = value_serde or self._value_serde
+        return KStream(
+            self._b,
+            self._through(f"{base}-repartition", key_serde, value_serde),
+            key_serde=key_serde,
+            value_serde=value_serde,
+        )
 
     def _through(self, topic: str, key_serde: Serde | None, value_serde: Serde | None) -> Node:
         sink = Node(
@@ -974,10 +1099,55 @@ class KStream:
         self._b._add(sink, self._node)
         return self._b._source((topic,), key_serde, value_serde, internal=True)
 
+    def _repartition_for_join(self, prefix: str) -> KStream:
+        """Kafka Streams' repartitionForJoin: a key-changed stream is sent through
+        `<prefix>-repartition` (prefix: the name of the stream's last node), null keys
+        filtered out first, so that both sides of the join are partitioned by the new key.
+        Node names are drawn as Kafka draws them: sink, filter, then source."""
+        b = self._b
+        topic = f"{prefix}-repartition"
+        key_serde, value_serde = self._key_serde, self._value_serde
+        sink_name, filter_name = b._name("KSTREAM-SINK"), b._name("KSTREAM-FILTER")
+        source_name = b._name("KSTREAM-SOURCE")
+        keyed = b._add(
+            Node(
+                filter_name,
+                "processor",
+                lambda: _Step(lambda r: [r] if r.key is not None else []),
+            ),
+            self._node,
+        )
+        sink = Node(
+            sink_name,
+            "sink",
+            lambda: _Sink(topic, key_serde, value_serde, sink),
+            topics=(topic,),
+            key_serde=key_serde,
+            value_serde=value_serde,
+            internal=True,
+        )
+        b._add(sink, keyed)
+        source = b._source((topic,), key_serde, value_serde, internal=True, name=source_name)
+        return KStream(b, source, key_serde=key_serde, value_serde=value_serde)
+
+    def _for_join(self) -> KStream:
+        """This stream, repartitioned first if its key was changed; made once, so that joining
+        one stream twice (or with itself) reuses one repartition topic, as Kafka Streams does."""
+        if not self._needs_repartition:
+            return self
+        if self._joinable is None:
+            self._joinable = self._repartition_for_join(self._node.name)
+        return self._joinable
+
     def group_by_key(
         self, key_serde: Serde | None = None, value_serde: Serde | None = None
     ) -> KGroupedStream:
-        return KGroupedStream(self, key_serde, value_serde, self._needs_repartition)
+        return KGroupedStream(
+            self,
+            key_serde or self._key_serde,
+            value_serde or self._value_serde,
+            self._needs_repartition,
+        )
 
     def group_by(
         self,
@@ -989,7 +1159,7 @@ class KStream:
         keyed = self._step(
             "KSTREAM-KEY-SELECT", lambda r: [r.with_(key=selector(r.key, r.value))], rekeyed=True
         )
-        return KGroupedStream(keyed, key_serde, value_serde, True)
+        return KGroupedStream(keyed, key_serde, value_serde or self._value_serde, True)
 
     def join(
         self,
@@ -1042,7 +1212,10 @@ class KStream:
             ),
             self._node,
         )
-        return KStream(self._b, node)
+        # No repartition for a global table; a changed key still needs one later, as in Kafka.
+        return KStream(
+            self._b, node, repartition=self._needs_repartition, key_serde=self._key_serde
+        )
 
     def outer_join(
         self, other: KStream, joiner: Callable[[Any, Any], Any], windows: Any
@@ -1063,6 +1236,9 @@ class KStream:
                 "JoinWindows.of_time_difference_with_no_grace('5min')"
             )
         b = self._b
+        # As Kafka Streams: a key-changed side goes through a repartition topic first, so
+        # both sides are partitioned by the join key (co-partitioned).
+        this_side, other_side = self._for_join(), other._for_join()
         store = f"KSTREAM-JOINSTATE-{next(b._counter):010d}-store"
         b._stores[store] = StoreSpec(store, "kv", None, _WIRE)
 
@@ -1070,10 +1246,12 @@ class KStream:
             return lambda: _StreamStreamJoin(i, store, windows, joiner, outer)
 
         this = b._add(
-            Node(b._name("KSTREAM-JOINTHIS"), "processor", side(0), stores=(store,)), self._node
+            Node(b._name("KSTREAM-JOINTHIS"), "processor", side(0), stores=(store,)),
+            this_side._node,
         )
         that = b._add(
-            Node(b._name("KSTREAM-JOINOTHER"), "processor", side(1), stores=(store,)), other._node
+            Node(b._name("KSTREAM-JOINOTHER"), "processor", side(1), stores=(store,)),
+            other_side._node,
         )
         merged = b._add(
             Node(b._name("KSTREAM-MERGE"), "processor", lambda: _Step(lambda r: [r])), this
@@ -1085,6 +1263,7 @@ class KStream:
         if table._store is None:
             raise ValueError("join a stream with a table read from a topic (builder.table)")
         store = table._store
+        stream = self._for_join()  # the stream side, repartitioned if its key changed
         node = self._b._add(
             Node(
                 self._b._name("KSTREAM-JOIN"),
@@ -1092,9 +1271,9 @@ class KStream:
                 lambda: _StreamTableJoin(store, joiner, left),
                 stores=(store,),
             ),
-            self._node,
+            stream._node,
         )
-        return KStream(self._b, node)
+        return KStream(self._b, node, key_serde=stream._key_serde)
 
 
 class BranchedKStream:
@@ -1379,20 +1558,39 @@ class KTable:
         store: str | None,
         *,
         windows: TimeWindows | SessionWindows | None = None,
+        key_serde: Serde | None = None,
+        value_serde: Serde | None = None,
     ) -> None:
         self._b = builder
         self._node = node
         self._store = store
         self._windows = windows
+        spec = builder._stores.get(store) if store is not None else None
+        # The serdes of the table's keys and values, when known (None: the defaults).
+        self._key_serde = key_serde or (spec.key_serde if spec is not None else None)
+        self._value_serde = value_serde or (spec.value_serde if spec is not None else None)
 
     @property
     def store_name(self) -> str | None:
         """The state store holding this table (for `KafkaStreams.store()` and the driver)."""
         return self._store
 
-    def _derive(self, prefix: str, fn: Callable[[StreamRecord], Iterable[StreamRecord]]) -> KTable:
+    def _derive(
+        self,
+        prefix: str,
+        fn: Callable[[StreamRecord], Iterable[StreamRecord]],
+        *,
+        same_values: bool = True,
+    ) -> KTable:
         node = self._b._add(Node(self._b._name(prefix), "processor", lambda: _Step(fn)), self._node)
-        return KTable(self._b, node, None, windows=self._windows)
+        return KTable(
+            self._b,
+            node,
+            None,
+            windows=self._windows,
+            key_serde=self._key_serde,
+            value_serde=self._value_serde if same_values else None,
+        )
 
     def filter(self, predicate: Callable[[Any, Any], bool]) -> KTable:
         return self._derive("KTABLE-FILTER", _filter_change(predicate, negate=False))
@@ -1409,7 +1607,7 @@ class KTable:
             old = None if change.old is None else fn(r.key, change.old)
             return [r.with_(value=Change(new, old))]
 
-        return self._derive("KTABLE-MAPVALUES", step)
+        return self._derive("KTABLE-MAPVALUES", step, same_values=False)
 
     def join(
         self,
@@ -1568,12 +1766,33 @@ class KTable:
         return KStream(self._b, node)
 
     def suppress(self, suppressed: Suppressed) -> KTable:
-        """`Suppressed.until_window_closes()`: one final result per window."""
+        """`Suppressed.until_window_closes()`: one final result per window.
+
+        The results wait in a buffer backed by a changelog,
+        `<application.id>-KTABLE-SUPPRESS-STATE-STORE-<n>-changelog` (named as Kafka Streams
+        names it), restored when a task starts, so a restart loses no final result."""
         if self._windows is None:
             raise ValueError("until_window_closes() suppresses a windowed table only")
         grace = self._windows.grace_ms
-        node = self._b._add(
-            Node(self._b._name("KTABLE-SUPPRESS"), "processor", lambda: _Suppress(grace)),
+        b = self._b
+        name = b._name("KTABLE-SUPPRESS")
+        store = f"KTABLE-SUPPRESS-STATE-STORE-{next(b._counter):010d}"
+        session = isinstance(self._windows, SessionWindows)
+        b._stores[store] = StoreSpec(
+            store,
+            "kv",
+            _BufferKeySerde(self._key_serde, session),
+            _BufferValueSerde(self._value_serde),
+        )
+        node = b._add(
+            Node(name, "processor", lambda: _Suppress(grace, store), stores=(store,)),
             self._node,
         )
-        return KTable(self._b, node, None, windows=self._windows)
+        return KTable(
+            b,
+            node,
+            None,
+            windows=self._windows,
+            key_serde=self._key_serde,
+            value_serde=self._value_serde,
+        )

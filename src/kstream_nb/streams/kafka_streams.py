@@ -112,6 +112,7 @@ class KafkaStreams:
         self.error: BaseException | None = None
         self._global_consumer: Consumer | None = None
         self._global_stores = {name: KeyValueStore(name) for name in topology.global_tables}
+        self._store_serdes: dict[str, tuple[Serde, Serde]] = {}
         self._sub_of: dict[str, int] = {}
         for sub in topology.subtopologies:
             for topic in sub.sources:
@@ -182,9 +183,16 @@ class KafkaStreams:
             }
         )
         self._bootstrap_global_tables(cluster)
-        topics = [self._topic(t) for t in self.topology.source_topics()]
-        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._subscribe()
         self.state = "RUNNING"
+
+    def _subscribe(self) -> None:
+        """Join (or rejoin) the group `application.id` for every source topic."""
+        assert self._consumer is not None
+        topics = [self._topic(t) for t in self.topology.source_topics()]
+        self._consumer.subscribe(
+            topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
 
     def start(self) -> None:
         """Process in a background thread until `close()` (real-time clusters)."""
@@ -208,21 +216,37 @@ class KafkaStreams:
             log.exception("streams application %s stopped", self.application_id)
 
     def run(self, count: int | None = None, timeout: float = 10.0) -> int:
-        """Process here until `count` more records (or, without a count, until `timeout`
-        seconds pass with nothing to do); returns how many records were processed."""
+        """Process in the calling thread; returns how many records were processed.
+
+        It stops once `count` more records are processed, or after `timeout` seconds, or,
+        without a count, once it has had nothing to do for a second (or `timeout`, if
+        shorter); then it commits. On a simulated cluster these are seconds of simulated
+        time: the clock moves only while `run` waits for records, by at most `timeout` in
+        all (plus the few simulated milliseconds that writing outputs, restoring and
+        committing take), the same on every run. On a real-time cluster they are wall
+        seconds.
+        """
         if self.state == "CREATED":
             self._prepare()
         if self._thread is not None:
             raise StreamsError("this application runs in the background (start()); use one way")
         start = self.processed
-        deadline = time.monotonic() + timeout
-        idle_since = time.monotonic()
+        simulated = self._cluster.simulated
+
+        def now() -> int:  # milliseconds: the cluster's clock when simulated
+            return self._cluster.now_ms() if simulated else int(time.monotonic() * 1000)
+
+        deadline = now() + int(timeout * 1000)
+        idle_limit = min(int(timeout * 1000), 1000)
+        idle_since = now()
         while count is None or self.processed - start < count:
-            if self._step(0.1):
-                idle_since = time.monotonic()
-            elif count is None and time.monotonic() - idle_since >= min(timeout, 1.0):
+            remaining = deadline - now()
+            if remaining <= 0:
                 break
-            if time.monotonic() >= deadline:
+            # Never wait past the deadline (in simulated time, waiting is what moves the clock).
+            if self._step(min(100, remaining) / 1000):
+                idle_since = now()
+            elif count is None and now() - idle_since >= idle_limit:
                 break
         with self._lock:
             self._commit()
@@ -315,6 +339,9 @@ class KafkaStreams:
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
                         continue
+                    if error.code() == KafkaError._MAX_POLL_EXCEEDED:
+                        self._rejoin(error)
+                        continue
                     raise KafkaException(error)
                 topic, partition = msg.topic() or "", msg.partition() or 0
                 task = self.tasks.get((self._sub_of[topic], partition))
@@ -364,10 +391,13 @@ class KafkaStreams:
         timestamp: int,
         headers: tuple[tuple[str, bytes | None], ...],
         node: Node,
+        partition_key: bytes | None = None,
     ) -> None:
         assert self._producer is not None
         name = self._topic(topic) if node.internal else topic
-        self._produce(name, key, value, timestamp, list(headers) or None, None)
+        self._producer.send(
+            name, key, value, timestamp, list(headers) or None, partition_key=partition_key
+        )
 
     def _produce(
         self,
@@ -394,7 +424,15 @@ class KafkaStreams:
         )
 
     def _serdes(self, spec: StoreSpec) -> tuple[Serde, Serde]:
-        return spec.key_serde or self._defaults[0], spec.value_serde or self._defaults[1]
+        found = self._store_serdes.get(spec.name)
+        if found is None:
+            key_default, value_default = self._defaults
+            found = (
+                spec.key_serde.resolved(key_default) if spec.key_serde else key_default,
+                spec.value_serde.resolved(value_default) if spec.value_serde else value_default,
+            )
+            self._store_serdes[spec.name] = found
+        return found
 
     def _encode(self, spec: StoreSpec, key: Any, value: Any) -> tuple[bytes | None, bytes | None]:
         key_serde, value_serde = self._serdes(spec)
@@ -449,6 +487,26 @@ class KafkaStreams:
                 sub_id = self._sub_of.get(tp.topic)
                 if sub_id is not None:
                     self.tasks.pop((sub_id, tp.partition), None)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The group went on without this member (e.g. max.poll.interval.ms passed between
+        polls): as Kafka Streams' handleLostAll, its tasks are closed without a commit (another
+        member may own them by now); what they processed since the last commit is processed
+        again by the next owner (at least once), which restores their state from changelogs."""
+        with self._lock:
+            for tp in partitions:
+                sub_id = self._sub_of.get(tp.topic)
+                if sub_id is not None:
+                    self.tasks.pop((sub_id, tp.partition), None)
+
+    def _rejoin(self, error: KafkaError) -> None:
+        """The consumer left the group (max.poll.interval.ms exceeded between polls): as the
+        Java consumer does on its next poll, rejoin; tasks come back through the assignment."""
+        log.warning(
+            "streams application %s rejoins its group: %s", self.application_id, error.str()
+        )
+        self.tasks.clear()  # lost (on_lost ran already, unless the event was not served yet)
+        self._subscribe()
 
     def _restore(self, task: Task) -> None:
         """Fill the task's stores from their changelogs before it processes anything."""

@@ -54,6 +54,11 @@ class Serde:
                 f"{self.name} serde cannot deserialize {bytes(data[:40])!r}: {exc}"
             ) from exc
 
+    def resolved(self, default: Serde) -> Serde:
+        """This serde with the application's default (`default.key.serde` or
+        `default.value.serde`) filled in where it has none of its own: itself, for most."""
+        return self
+
     def __repr__(self) -> str:
         return f"Serde({self.name})"
 

@@ -71,6 +71,10 @@ class KeyValueStore:
     def all(self) -> Iterator[tuple[Any, Any]]:
         return iter(sorted(self._data.items(), key=lambda kv: _order(kv[0])))
 
+    def items(self) -> list[tuple[Any, Any]]:
+        """Every entry, in no particular order (no sorting: for keys that do not order)."""
+        return list(self._data.items())
+
     def range(self, start: Any, end: Any) -> Iterator[tuple[Any, Any]]:
         """Keys in [start, end], in key order."""
         return (kv for kv in self.all() if start <= kv[0] <= end)

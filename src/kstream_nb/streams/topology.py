@@ -167,8 +167,11 @@ class Topology:
                 else:
                     stores = ", ".join(node.stores)
                     lines.append(f"    Processor: {node.name} (stores: [{stores}])")
-                lines.append(f"      --> {children}")
-                lines.append(f"      <-- {', '.join(parents.get(node.name, [])) or 'none'}")
+                # As Kafka prints it: a source has no predecessors line, a sink no successors.
+                if node.kind != "sink":
+                    lines.append(f"      --> {children}")
+                if node.kind != "source":
+                    lines.append(f"      <-- {', '.join(parents.get(node.name, [])) or 'none'}")
             lines.append("")
         return "\n".join(lines)
 
@@ -232,7 +235,11 @@ class _Cached:
     record: StreamRecord
 
 
-Collector = Callable[[str, Any, Any, int, tuple[tuple[str, bytes | None], ...], Node], None]
+#: (topic, key, value, timestamp, headers, sink node, partition key): the partition key, when
+#: not None, is what the partitioner hashes instead of the key (a windowed key's base key).
+Collector = Callable[
+    [str, Any, Any, int, tuple[tuple[str, bytes | None], ...], Node, bytes | None], None
+]
 
 
 class Task:
@@ -353,8 +360,12 @@ class Task:
                 self.stores[store].write(key, cached.new)
                 cached.processor.forward(cached.record.with_(value=Change(cached.new, cached.old)))
 
-    def send(self, topic: str, record: StreamRecord, node: Node) -> None:
-        self.collector(topic, record.key, record.value, record.timestamp, record.headers, node)
+    def send(
+        self, topic: str, record: StreamRecord, node: Node, partition_key: bytes | None = None
+    ) -> None:
+        self.collector(
+            topic, record.key, record.value, record.timestamp, record.headers, node, partition_key
+        )
 
 
 def _bind(
