@@ -5,7 +5,7 @@ million by default) of about 90 bytes of JSON keyed by customer (10 000 customer
 times spread over 24 hours. The topology
 
     builder.stream("orders").group_by_key()
-        .windowed_by(TimeWindows.of_size_with_no_grace("1h")).count("per-hour")
+        .windowed_by(TimeWindows.of_size_with_no_grace("1h")).count("per-hour", retention="1d")
         .to_stream().to("orders-per-hour", value_serde=Serdes.Long())
 
 runs with `KafkaStreams.run()` (Kafka Streams' defaults: record cache, 30 s commit interval,
@@ -83,7 +83,7 @@ def topology() -> StreamsBuilder:
         builder.stream("orders")
         .group_by_key()
         .windowed_by(TimeWindows.of_size_with_no_grace("1h"))
-        .count("per-hour")
+        .count("per-hour", retention="1d")  # keep the day's windows, to check them all
         .to_stream()
         .to("orders-per-hour", value_serde=Serdes.Long())
     )

@@ -61,10 +61,35 @@ def test_the_seed_topology_in_python() -> None:
         counts = driver.store(by_customer.store_name)
         assert dict(counts.all()) == {"CUST-1": 2, "CUST-2": 1}
         hourly = driver.store(per_hour.store_name)
-        assert [(k, w.start, n) for (k, w), n in hourly.all()] == [
-            ("ORD-1", 0, 1),
-            ("ORD-2", 0, 1),
-            ("ORD-3", HOUR, 1),
+        # A window store keeps windows for size + grace (1 h here) behind the newest window:
+        # once the 01:00 window began, the 00:00 ones expired, as in Kafka Streams.
+        assert [(k, w.start, n) for (k, w), n in hourly.all()] == [("ORD-3", HOUR, 1)]
+
+
+def test_a_window_store_keeps_windows_for_its_retention() -> None:
+    builder = StreamsBuilder()
+    hourly = TimeWindows.of_size_and_grace("1h", "10min")
+    default = builder.stream("orders").group_by_key().windowed_by(hourly).count("default")
+    kept = builder.stream("more").group_by_key().windowed_by(hourly).count("kept", retention="1d")
+    with pytest.raises(ValueError, match="shorter than the windows plus their grace"):
+        builder.stream("x").group_by_key().windowed_by(hourly).count(retention="1h")
+    with TopologyTestDriver(builder.build(), CONFIG) as driver:
+        for topic in ("orders", "more"):
+            sent = driver.create_input_topic(topic, Serdes.String(), Serdes.Json())
+            for hour in range(4):
+                sent.pipe_input("CUST-1", {"n": hour}, timestamp=hour * HOUR)
+        # Retention 70 min behind the newest window start (03:00): windows starting from
+        # 01:50:00.001 on are kept (Kafka's observedStreamTime - retention + 1), so 02:00 and
+        # 03:00; 00:00 and 01:00 are gone.
+        assert [w.start for w, _ in driver.store(default.store_name).fetch("CUST-1")] == [
+            2 * HOUR,
+            3 * HOUR,
+        ]
+        assert [w.start for w, _ in driver.store(kept.store_name).fetch("CUST-1")] == [
+            0,
+            HOUR,
+            2 * HOUR,
+            3 * HOUR,
         ]
 
 

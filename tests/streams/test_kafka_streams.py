@@ -540,3 +540,31 @@ def test_a_restarted_application_still_emits_the_final_results_it_was_holding(
         for m in read_records(cluster, "final")
     ]
     assert sorted((w.key, w.window.start, n) for w, n in final) == [("A", 0, 2), ("B", 0, 1)]
+
+
+def test_a_window_store_changelog_expires_and_restore_skips_expired_windows(
+    cluster: Cluster,
+) -> None:
+    def hourly() -> StreamsBuilder:
+        builder = StreamsBuilder()
+        builder.stream("orders").group_by_key().windowed_by(
+            TimeWindows.of_size_with_no_grace("1h")
+        ).count("hourly")
+        return builder
+
+    hour = 3_600_000
+    produce(cluster, "orders", [("CUST-1", {"n": 1})], partitioner="murmur2_random")
+    produce(
+        cluster, "orders", [("CUST-1", {"n": 2})], after_ms=3 * hour, partitioner="murmur2_random"
+    )
+    with KafkaStreams(hourly().build(), app_config(cluster, "hours")) as first:
+        first.run(count=2)
+        assert len(first.store("hourly").fetch("CUST-1")) == 1  # the first hour expired
+    config = cluster.topic_configs()["hours-hourly-changelog"]
+    assert config["cleanup.policy"] == "compact,delete"
+    assert config["retention.ms"] == str(hour + 24 * hour)  # retention + 1 day, as Kafka
+    with KafkaStreams(hourly().build(), app_config(cluster, "hours")) as second:
+        second.run(timeout=1.0)  # restores from the changelog; nothing new to process
+        windows = second.store("hourly").fetch("CUST-1")
+    # The changelog still holds the expired window's record; restoring skips it.
+    assert [count for _, count in windows] == [1]

@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from kstream_nb.clock import parse_duration_ms
 from kstream_nb.streams.errors import DeserializationError
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
@@ -1423,6 +1424,50 @@ class TimeWindowedKStream(_Aggregating):
     def _window_size(self) -> int:
         return int(self._windows.size_ms)
 
+    def _retention(self) -> int:
+        """Kafka's default retention of a windowed aggregation's store: size plus grace."""
+        return int(self._windows.size_ms + self._windows.grace_ms)
+
+    def _retention_of(self, retention: str | int | None) -> int:
+        """`retention` (Kafka's Materialized.withRetention), at least the default."""
+        least = self._retention()
+        if retention is None:
+            return least
+        ms = parse_duration_ms(retention)
+        if ms < least:
+            raise ValueError(
+                f"retention {retention!r} ({ms} ms) is shorter than the windows plus their grace "
+                f"({least} ms): a window would expire before it closes; give at least that"
+            )
+        return ms
+
+    def count(
+        self, materialized: str | None = None, *, retention: str | int | None = None
+    ) -> KTable:
+        """Count per key and window; `retention` keeps closed windows queryable that long."""
+        return self.aggregate(
+            lambda: 0,
+            lambda key, value, agg: agg + 1,
+            materialized,
+            value_serde=Serdes.Long(),
+            retention=retention,
+        )
+
+    def reduce(
+        self,
+        reducer: Callable[[Any, Any], Any],
+        materialized: str | None = None,
+        *,
+        retention: str | int | None = None,
+    ) -> KTable:
+        marker = object()
+        return self.aggregate(
+            lambda: marker,
+            lambda key, value, agg: value if agg is marker else reducer(agg, value),
+            materialized,
+            retention=retention,
+        )
+
     def _processor(
         self, store: str, initializer: Callable[[], Any], aggregator: Callable[[Any, Any, Any], Any]
     ) -> Processor:
@@ -1434,8 +1479,14 @@ class TimeWindowedKStream(_Aggregating):
         aggregator: Callable[[Any, Any, Any], Any],
         materialized: str | None = None,
         value_serde: Serde | None = None,
+        *,
+        retention: str | int | None = None,
     ) -> KTable:
+        """Aggregate per key and window. The store keeps a window until `retention` (default:
+        window size plus grace, as Kafka) has passed beyond the newest window it saw; after
+        that it is gone from interactive queries too."""
         size = self._window_size()
+        retention_ms = self._retention_of(retention)
         return self._grouped._materialize(
             materialized,
             lambda store: StoreSpec(
@@ -1444,6 +1495,7 @@ class TimeWindowedKStream(_Aggregating):
                 self._grouped._key_serde,
                 value_serde or Serdes.Json(),
                 window_size_ms=size,
+                retention_ms=retention_ms,
             ),
             self._prefix,
             lambda store: self._processor(store, initializer, aggregator),
@@ -1503,6 +1555,10 @@ class SlidingWindowedKStream(TimeWindowedKStream):
 
     def _window_size(self) -> int:
         return int(self._windows.difference_ms)
+
+    def _retention(self) -> int:
+        """Sliding windows' store keeps twice the time difference plus grace (Kafka's)."""
+        return int(2 * self._windows.difference_ms + self._windows.grace_ms)
 
     def _processor(
         self, store: str, initializer: Callable[[], Any], aggregator: Callable[[Any, Any, Any], Any]

@@ -37,6 +37,8 @@ __all__ = ["KafkaStreams", "StreamsError"]
 
 log = logging.getLogger(__name__)
 _START = struct.Struct(">q")
+#: windowstore.changelog.additional.retention.ms: a windowed changelog outlives its store by a day.
+CHANGELOG_ADDITIONAL_RETENTION_MS = 24 * 3600 * 1000
 _KNOWN = {
     "application.id",
     "bootstrap.servers",
@@ -165,11 +167,16 @@ class KafkaStreams:
         for store, spec in self.topology.stores.items():
             name = self.changelog_topic(store)
             if spec.logged and name not in existing:
+                config: dict[str, Any] = {"cleanup.policy": "compact"}
+                if spec.kind == "window" and spec.retention_ms > 0:
+                    # Kafka: windowed changelogs also delete, a day after the store's retention
+                    # (windowstore.changelog.additional.retention.ms).
+                    config = {
+                        "cleanup.policy": "compact,delete",
+                        "retention.ms": spec.retention_ms + CHANGELOG_ADDITIONAL_RETENTION_MS,
+                    }
                 cluster.create_topic(
-                    name,
-                    partitions=partitions,
-                    replication_factor=rf,
-                    config={"cleanup.policy": "compact"},
+                    name, partitions=partitions, replication_factor=rf, config=config
                 )
         self._cluster = cluster
         self._last_commit_ms = cluster.now_ms()

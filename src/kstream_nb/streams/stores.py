@@ -29,6 +29,9 @@ class StoreSpec:
     value_serde: Serde | None = None
     logged: bool = True
     window_size_ms: int = 0
+    #: Window stores keep windows this long behind the newest one they saw (Kafka's
+    #: retention period: size + grace by default); 0 keeps every window.
+    retention_ms: int = 0
 
 
 class KeyValueStore:
@@ -87,22 +90,68 @@ class KeyValueStore:
 
 
 class WindowStore:
-    """Aggregates by (key, window start); `fetch(key, from, to)` as Kafka's WindowStore."""
+    """Aggregates by (key, window start); `fetch(key, from, to)` as Kafka's WindowStore.
 
-    def __init__(self, name: str, size_ms: int, on_write: OnWrite | None = None) -> None:
+    With a retention period, as Kafka's window stores: the store tracks the newest window start
+    written (its observed stream time); a window that starts `retention_ms` or more before it
+    has expired: it is dropped, never returned by a fetch, and a write to it is ignored.
+    """
+
+    def __init__(
+        self, name: str, size_ms: int, on_write: OnWrite | None = None, retention_ms: int = 0
+    ) -> None:
         self.name = name
         self.size_ms = size_ms
-        self._data: dict[tuple[Any, int], Any] = {}
+        self.retention_ms = retention_ms
+        self._by_key: dict[Any, dict[int, Any]] = {}
+        self._starts: dict[int, set[Any]] = {}  # window start -> keys with that window
+        self._observed = -1
+        self._expired_below = -(2**63)  # every start below this has been dropped
         self._on_write = on_write
 
+    def _expired(self, window_start: int) -> bool:
+        return self.retention_ms > 0 and window_start <= self._observed - self.retention_ms
+
+    def _observe(self, window_start: int) -> None:
+        if window_start <= self._observed:
+            return
+        self._observed = window_start
+        if self.retention_ms <= 0:
+            return
+        horizon = self._observed - self.retention_ms + 1
+        if horizon <= self._expired_below:
+            return
+        self._expired_below = horizon
+        for start in [t for t in self._starts if t < horizon]:
+            for key in self._starts.pop(start):
+                windows = self._by_key[key]
+                del windows[start]
+                if not windows:
+                    del self._by_key[key]
+
+    def _set(self, key: Any, window_start: int, value: Any) -> None:
+        if value is None:
+            windows = self._by_key.get(key)
+            if windows is not None and windows.pop(window_start, None) is not None:
+                self._starts[window_start].discard(key)
+                if not self._starts[window_start]:
+                    del self._starts[window_start]
+                if not windows:
+                    del self._by_key[key]
+            return
+        self._by_key.setdefault(key, {})[window_start] = value
+        self._starts.setdefault(window_start, set()).add(key)
+
     def get(self, key: Any, window_start: int) -> Any:
-        return self._data.get((key, window_start))
+        if self._expired(window_start):
+            return None
+        return self._by_key.get(key, {}).get(window_start)
 
     def put(self, key: Any, window_start: int, value: Any) -> None:
-        if value is None:
-            self._data.pop((key, window_start), None)
-        else:
-            self._data[(key, window_start)] = value
+        self._observe(window_start)
+        if self._expired(window_start):
+            return  # Kafka skips writes to expired segments (and logs nothing to the changelog)
+        self._set(key, window_start, value)
         if self._on_write is not None:
             self._on_write((key, window_start), value)
 
@@ -113,10 +162,9 @@ class WindowStore:
         return self.get(key[0], key[1])
 
     def restore(self, key: tuple[Any, int], value: Any) -> None:
-        if value is None:
-            self._data.pop(key, None)
-        else:
-            self._data[key] = value
+        self._observe(key[1])
+        if not self._expired(key[1]):
+            self._set(key[0], key[1], value)
 
     def fetch(
         self, key: Any, time_from: int = 0, time_to: int = 2**63 - 1
@@ -124,17 +172,25 @@ class WindowStore:
         """(window, value) for `key`, windows starting in [time_from, time_to], oldest first."""
         return [
             (Window(start, start + self.size_ms), value)
-            for (k, start), value in sorted(self._data.items(), key=lambda kv: kv[0][1])
-            if k == key and time_from <= start <= time_to
+            for start, value in sorted(self._by_key.get(key, {}).items())
+            if time_from <= start <= time_to and not self._expired(start)
         ]
 
     def all(self) -> Iterator[tuple[tuple[Any, Window], Any]]:
-        ordered = sorted(self._data.items(), key=lambda kv: (kv[0][1], _order(kv[0][0])))
-        for (key, start), value in ordered:
-            yield (key, Window(start, start + self.size_ms)), value
+        ordered = sorted(
+            (
+                (start, key, value)
+                for key, windows in self._by_key.items()
+                for start, value in windows.items()
+            ),
+            key=lambda item: (item[0], _order(item[1])),
+        )
+        for start, key, value in ordered:
+            if not self._expired(start):
+                yield (key, Window(start, start + self.size_ms)), value
 
     def __len__(self) -> int:
-        return len(self._data)
+        return sum(len(windows) for windows in self._by_key.values())
 
 
 def _order(key: Any) -> tuple[str, Any]:

@@ -281,7 +281,9 @@ class Task:
             if store_writer is not None and spec.logged:
                 on_write = _bind(store_writer, self, name)
             if spec.kind == "window":
-                self.stores[name] = WindowStore(name, spec.window_size_ms, on_write)
+                self.stores[name] = WindowStore(
+                    name, spec.window_size_ms, on_write, retention_ms=spec.retention_ms
+                )
             else:
                 self.stores[name] = KeyValueStore(name, on_write)
         self.processors: dict[str, Processor] = {n.name: n.make() for n in sub.nodes}
