@@ -339,3 +339,45 @@ def test_a_consumer_closed_before_its_first_join_is_answered_owns_nothing(
         assert member.member_id == other.memberid()
         assert len(other.assignment()) == 3
         other.close()
+
+
+def test_an_eager_member_revokes_and_commits_before_anyone_gets_its_partitions(
+    cluster: Cluster,
+) -> None:
+    produce(30)
+    events: list[str] = []
+    failures: list[int] = []
+
+    def on_revoke(name: str) -> Any:
+        def revoked(c: Consumer, parts: list[TopicPartition]) -> None:
+            events.append(f"{name} revoked {len(parts)}")
+            try:
+                c.commit(asynchronous=False)  # allowed while the group prepares the rebalance
+            except KafkaException as exc:  # nothing new since the last commit (on close)
+                failures.append(exc.args[0].code())
+
+        return revoked
+
+    def on_assign(name: str) -> Any:
+        return lambda c, parts: events.append(f"{name} assigned {len(parts)}")
+
+    a = consumer(enable_auto_commit=False)
+    a.subscribe(["orders"], on_assign=on_assign("A"), on_revoke=on_revoke("A"))
+    assert len(drain(a, limit=30)) == 30
+    events.clear()
+    b = consumer()
+    b.subscribe(["orders"], on_assign=on_assign("B"), on_revoke=on_revoke("B"))
+    # B alone cannot finish the rebalance: the coordinator waits for A to rejoin, which A does
+    # only after its application served the revocation in poll().
+    assert b.poll(3.0) is None
+    assert not [e for e in events if "assigned" in e]
+    settle(cluster, a, b)
+    assert events.index("A revoked 3") < min(
+        i for i, e in enumerate(events) if "assigned" in e and not e.endswith(" 0")
+    )
+    # A committed its position in on_revoke: B starts after what A processed, nothing reread.
+    reread = drain(b, timeout=0.5) + drain(a, timeout=0.5)
+    assert reread == []
+    a.close()
+    b.close()
+    assert set(failures) <= {KafkaError._NO_OFFSET}

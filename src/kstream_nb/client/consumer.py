@@ -301,14 +301,18 @@ class Consumer:
         if error == ErrorCode.NONE:
             self._schedule_heartbeat()
             return
+        self._group_state = "joining"
         if error == ErrorCode.UNKNOWN_MEMBER_ID:
             self._member_id = ""
             with self._lock:
                 self._events.append(("lost", list(self._owned)))
         elif not self._cooperative:
+            # Eager: the application revokes everything (in its next poll()) before this member
+            # rejoins, as with Kafka's clients; the group waits for it (rebalance timeout).
             with self._lock:
                 self._events.append(("revoke", list(self._owned)))
-        self._group_state = "joining"
+                self._rejoin_after_revoke = True
+            return
         self._loop.call_later(0, self._join)
 
     def _metadata_changed(self) -> bool:

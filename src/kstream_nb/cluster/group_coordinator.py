@@ -578,7 +578,10 @@ class GroupCoordinator:
             if generation != group.generation:
                 callback(ErrorCode.ILLEGAL_GENERATION)
                 return
-            if group.state == PREPARING:
+            if group.state == COMPLETING:
+                # As Kafka: a member that got the new generation must wait for its assignment.
+                # During PreparingRebalance commits are accepted, so that eager members can
+                # commit what they processed before they give their partitions up.
                 callback(ErrorCode.REBALANCE_IN_PROGRESS)
                 return
             self._touch(group, group.members[member_id])
