@@ -544,3 +544,24 @@ def test_interrupt_after_in_real_time_and_bad_durations(
     assert "Interrupted after 200ms" in capsys.readouterr().out
     with pytest.raises(UsageError, match="duration like 10s"):
         ip.run_cell_magic("interrupt_after", "soon", "pass")
+
+
+def test_metrics_as_a_table_and_as_a_prometheus_scrape(
+    ip: Any, sim: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    produce(ip, "orders --partition 0", '{"n": 1}\n{"n": 2}')
+    leader = sim.describe().partition("orders", 0).leader
+    table = kafka(ip, f"metrics MessagesInPerSec --broker {leader}")
+    assert isinstance(table, Table)
+    assert [
+        leader,
+        "kafka.server:type=BrokerTopicMetrics,name=MessagesInPerSec,topic=orders",
+        "Count",
+        2,
+    ] in table.rows
+    assert all("__consumer_offsets" not in row[1] for row in kafka(ip, "metrics").rows)
+    capsys.readouterr()
+    kafka(ip, "metrics UnderReplicatedPartitions --prometheus")
+    out = capsys.readouterr().out
+    assert "# TYPE kafka_server_replicamanager_underreplicatedpartitions gauge" in out
+    assert 'kafka_server_replicamanager_underreplicatedpartitions{broker="1"} 0' in out

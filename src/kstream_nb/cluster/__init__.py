@@ -27,6 +27,7 @@ from kstream_nb.cluster.errors import (
     UnknownTopicError,
 )
 from kstream_nb.cluster.events import ClusterEvent
+from kstream_nb.cluster.metrics import Metric, prometheus_text
 
 __all__ = [
     "Broker",
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidPartitionsError",
     "InvalidReplicationFactorError",
     "InvalidTopicError",
+    "Metric",
     "NotControllerError",
     "PartitionSnapshot",
     "ProduceResult",
@@ -50,5 +52,6 @@ __all__ = [
     "TopicAlreadyExistsError",
     "UnknownTopicError",
     "assign_replicas",
+    "prometheus_text",
     "validate_topic_name",
 ]

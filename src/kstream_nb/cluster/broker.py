@@ -33,6 +33,7 @@ from kstream_nb.cluster.metadata import (
     TopicRemoved,
 )
 from kstream_nb.cluster.metadata_log import MetadataLog
+from kstream_nb.cluster.metrics import Meters
 from kstream_nb.cluster.partition import Partition
 from kstream_nb.errors import ErrorCode
 from kstream_nb.log import (
@@ -141,6 +142,7 @@ class Broker:
         self._next_request_id = 0
         self._shutdown_callback: Callable[[], None] | None = None
         self.stats = BrokerStats()
+        self.meters = Meters()  # Kafka's JMX meters (Count), from this broker's start
         log_dir.mkdir(parents=True, exist_ok=True)
         self.metadata = MetadataLog(log_dir, timers)
         # (controller, end of its longest answer): an answer that arrives late is not divergence.
@@ -158,6 +160,7 @@ class Broker:
 
     def start(self) -> None:
         self.running = True
+        self.meters = Meters()  # a restarted broker counts from zero, as a restarted JVM
         self._transport.register(self.broker_id, self.receive)
         self._reconcile(list(self.metadata.image.topics.keys()), initial=True)
         self._every("heartbeat", self.config.broker_heartbeat_interval_ms, self._heartbeat, 0)
@@ -474,7 +477,10 @@ class Broker:
                 )
             )
             return
+        meters = self.meters
+        meters.mark("BrokerTopicMetrics", "TotalProduceRequestsPerSec", 1, topic)
         if acks not in (0, 1, -1):
+            meters.mark("BrokerTopicMetrics", "FailedProduceRequestsPerSec", 1, topic)
             callback(
                 ProduceResult(
                     ErrorCode.INVALID_REQUIRED_ACKS,
@@ -484,6 +490,7 @@ class Broker:
             return
         min_isr = partition.log.config.min_insync_replicas
         if acks == -1 and len(partition.isr) < min_isr:
+            meters.mark("BrokerTopicMetrics", "FailedProduceRequestsPerSec", 1, topic)
             callback(
                 ProduceResult(
                     ErrorCode.NOT_ENOUGH_REPLICAS,
@@ -497,9 +504,12 @@ class Broker:
                 records, partition.leader_epoch, trusted_encoder=trusted_encoder
             )
         except LogError as exc:
+            meters.mark("BrokerTopicMetrics", "FailedProduceRequestsPerSec", 1, topic)
             callback(ProduceResult(exc.code, message=exc.message))
             return
         self.stats.produced_records += info.record_count
+        meters.mark("BrokerTopicMetrics", "MessagesInPerSec", info.record_count, topic)
+        meters.mark("BrokerTopicMetrics", "BytesInPerSec", len(records), topic)
         result = ProduceResult(
             ErrorCode.NONE, info.first_offset, info.log_append_time, info.log_start_offset
         )
@@ -606,6 +616,10 @@ class Broker:
             self._parked.setdefault(tp, []).append(parked)
             return
         self.stats.fetched_bytes += len(response.records)
+        if response.records:
+            self.meters.mark(
+                "BrokerTopicMetrics", "ReplicationBytesOutPerSec", len(response.records), tp[0]
+            )
         self._send(src, response)
 
     def _idle_fetch_wait_ms(self) -> int:
@@ -795,6 +809,9 @@ class Broker:
         if resp.records:
             try:
                 log.append_as_follower(resp.records)
+                self.meters.mark(
+                    "BrokerTopicMetrics", "ReplicationBytesInPerSec", len(resp.records), tp[0]
+                )
             except LogError:
                 self._fetch_later(tp, fetcher, self.config.replica_fetch_backoff_ms)
                 return

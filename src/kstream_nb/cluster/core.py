@@ -57,6 +57,7 @@ from kstream_nb.cluster.metadata import (
     TopicRecord,
     TopicRemoved,
 )
+from kstream_nb.cluster.metrics import Metric
 from kstream_nb.errors import ErrorCode
 from kstream_nb.log import BatchBuilder, LogConfig, LogEvent, PartitionLog, Record, decode_records
 
@@ -505,10 +506,17 @@ class ClusterCore:
         error, log = self._leader_log(topic, partition)
         if log is None:
             return FetchResult(error)
+        state = self.image.partition(topic, partition)
+        assert state is not None  # _leader_log found its running leader
+        meters = self.brokers[state.leader].meters
+        meters.mark("BrokerTopicMetrics", "TotalFetchRequestsPerSec", 1, topic)
         hw = log.high_watermark
         if offset < log.log_start_offset or offset > hw:
+            meters.mark("BrokerTopicMetrics", "FailedFetchRequestsPerSec", 1, topic)
             return FetchResult(ErrorCode.OFFSET_OUT_OF_RANGE, b"", hw, log.log_start_offset)
         data = log.read(offset, max_bytes, max_offset=hw)
+        if data:
+            meters.mark("BrokerTopicMetrics", "BytesOutPerSec", len(data), topic)
         return FetchResult(ErrorCode.NONE, data, hw, log.log_start_offset)
 
     def list_offsets(
@@ -707,6 +715,76 @@ class ClusterCore:
                 )
             )
 
+    def _count_election(self, unclean: bool) -> None:
+        controller = self.brokers.get(self.controller_id) if self.controller_id else None
+        if controller is not None:
+            controller.meters.mark("ControllerStats", "LeaderElectionRateAndTimeMs")
+            if unclean:
+                controller.meters.mark("ControllerStats", "UncleanLeaderElectionsPerSec")
+
+    def _count_isr_change(self, leader: int, growth: int) -> None:
+        broker = self.brokers.get(leader)
+        if broker is not None and growth:
+            name = "IsrExpandsPerSec" if growth > 0 else "IsrShrinksPerSec"
+            broker.meters.mark("ReplicaManager", name, abs(growth))
+
+    def metrics(self) -> tuple[Metric, ...]:
+        """Every running broker's metrics under Kafka's JMX names: its meters (`Count`) and
+        the gauges (`Value`) read from the state now. Dead brokers report nothing."""
+        image = self.image
+        out: list[Metric] = []
+        for bid in sorted(self.brokers):
+            broker = self.brokers[bid]
+            out.extend(broker.meters.metrics(bid))
+            led = [p for p in broker.partitions.values() if p.is_leader]
+            under = [p for p in led if len(p.isr) < len(p.state.replicas)]
+            under_min = [p for p in led if len(p.isr) < p.log.config.min_insync_replicas]
+            at_min = [p for p in led if len(p.isr) == p.log.config.min_insync_replicas]
+            gauges = {
+                "LeaderCount": len(led),
+                "PartitionCount": len(broker.partitions),
+                "UnderReplicatedPartitions": len(under),
+                "UnderMinIsrPartitionCount": len(under_min),
+                "AtMinIsrPartitionCount": len(at_min),
+            }
+            out.extend(
+                Metric(bid, "kafka.server", "ReplicaManager", name, "Value", value)
+                for name, value in gauges.items()
+            )
+            active = bid == self.controller_id
+            states = [p for t in image.topics.values() for p in t.partitions.values()]
+            controller = {
+                "ActiveControllerCount": int(active),
+                "OfflinePartitionsCount": sum(1 for p in states if p.leader == NO_LEADER),
+                "GlobalTopicCount": len(image.topics),
+                "GlobalPartitionCount": len(states),
+                "ActiveBrokerCount": sum(1 for b in image.brokers.values() if not b.fenced),
+                "FencedBrokerCount": sum(1 for b in image.brokers.values() if b.fenced),
+            }
+            out.extend(
+                # Only the active controller reports the cluster-wide gauges (others: 0).
+                Metric(
+                    bid,
+                    "kafka.controller",
+                    "KafkaController",
+                    name,
+                    "Value",
+                    value if active else 0,
+                )
+                for name, value in controller.items()
+            )
+            for (topic, index), local in sorted(broker.partitions.items()):
+                tags = (("topic", topic), ("partition", str(index)))
+                log = local.log
+                for name, value in (
+                    ("Size", log.size_in_bytes),
+                    ("LogStartOffset", log.log_start_offset),
+                    ("LogEndOffset", log.log_end_offset),
+                    ("NumLogSegments", len(log.segments)),
+                ):
+                    out.append(Metric(bid, "kafka.log", "Log", name, "Value", value, tags))
+        return tuple(out)
+
     def _on_log_event(self, broker_id: int, event: LogEvent) -> None:
         self._emit(LogChanged(self._now(), broker_id, event))
 
@@ -735,6 +813,7 @@ class ClusterCore:
                         created.setdefault(record.topic, []).append(record)
                         continue
                     if before.leader != record.leader or before.leader_epoch != record.leader_epoch:
+                        self._count_election("unclean" in record.reason)
                         self._emit(
                             LeaderElected(
                                 now,
@@ -748,6 +827,7 @@ class ClusterCore:
                             )
                         )
                     if before.isr != record.isr:
+                        self._count_isr_change(record.leader, len(record.isr) - len(before.isr))
                         self._emit(
                             IsrChanged(
                                 now,

@@ -22,6 +22,7 @@ from traitlets import Bool, Float, Int, Unicode
 from kstream_nb.client import Producer, TopicPartition
 from kstream_nb.client.admin import AdminClient, ConsumerGroupTopicPartitions, OffsetSpec
 from kstream_nb.clock import parse_duration_ms
+from kstream_nb.cluster import prometheus_text
 from kstream_nb.errors import KStreamNbError
 from kstream_nb.jupyter.produce_cell import FORMATS, CellError, parse_cell
 from kstream_nb.jupyter.session import NoClusterError, session
@@ -124,6 +125,7 @@ _COMMANDS: list[tuple[str, str | None, str]] = [
     ("dashboard", None, "dashboard"),
     ("lag", None, "lag"),
     ("events", None, "events"),
+    ("metrics", None, "metrics"),
     ("time", "advance", "time_advance"),
     ("time", "now", "time_now"),
     ("sql", None, "sql"),
@@ -197,6 +199,11 @@ def _arguments(name: str, p: argparse.ArgumentParser) -> None:
     elif name == "events":
         add("-n", "--rows", type=int, default=50, help="how many of the newest events")
         add("--once", action="store_true", help="a table now instead of a live widget")
+    elif name == "metrics":
+        add("pattern", nargs="?", default="", help="only MBeans containing this text")
+        add("--broker", type=int, default=None, help="only this broker")
+        add("--prometheus", action="store_true", help="as a Prometheus scrape would show them")
+        add("--internal", action="store_true", help="include internal topics' metrics")
     elif name == "time_advance":
         add("duration", help="like 500ms, 5s, 1h, 7d")
     elif name == "sql":
@@ -637,6 +644,25 @@ class KafkaMagics(Magics):
         if a.once:
             return events_table(self.cluster.events()[-a.rows :])
         return EventLog(self.cluster, rows=a.rows, interval=self.refresh_interval)
+
+    def _cmd_metrics(self, a: argparse.Namespace) -> Any:
+        """Broker metrics under Kafka's JMX names (meters' Count, gauges' Value), now."""
+        chosen = [
+            m
+            for m in self.cluster.metrics()
+            if (a.broker is None or m.broker == a.broker)
+            and a.pattern.lower() in m.mbean.lower()
+            and (a.internal or not any(v.startswith("__") for k, v in m.tags if k == "topic"))
+        ]
+        if a.prometheus:
+            print(prometheus_text(chosen), end="")
+            return None
+        return Table(
+            ["broker", "mbean", "attribute", "value"],
+            [(m.broker, m.mbean, m.attribute, m.value) for m in chosen],
+            title="Broker metrics",
+            footer="meters count from each broker's start; rates are the change over time",
+        )
 
     # -- time ------------------------------------------------------------------------------
 

@@ -35,7 +35,9 @@ from kstream_nb.cluster import (
     ClusterEvent,
     ClusterSnapshot,
     GroupSnapshot,
+    Metric,
     ProduceResult,
+    prometheus_text,
 )
 from kstream_nb.cluster.events import NetworkChanged
 from kstream_nb.errors import ErrorCode, KafkaApiError, KStreamNbError
@@ -402,6 +404,15 @@ class Cluster:
     def groups(self) -> tuple[GroupSnapshot, ...]:
         """Every consumer group with its members, committed offsets and lag, now."""
         return self._call(self.core.describe_groups)
+
+    def metrics(self) -> tuple[Metric, ...]:
+        """Every running broker's metrics under Kafka's JMX names (`kafka.server:type=
+        BrokerTopicMetrics,name=MessagesInPerSec,topic=orders` ...), as JConsole would show."""
+        return self._call(self.core.metrics)
+
+    def prometheus(self) -> str:
+        """The metrics as a Prometheus scrape of the JMX exporter would show them."""
+        return prometheus_text(self.metrics())
 
     def topic_configs(self) -> dict[str, dict[str, str]]:
         """Config overrides of every topic."""
