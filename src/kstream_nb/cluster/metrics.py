@@ -14,6 +14,25 @@ from collections import Counter
 from dataclasses import dataclass
 
 _NO_TOPIC = ""
+_ALWAYS = [
+    ("BrokerTopicMetrics", name, _NO_TOPIC)
+    for name in (
+        "MessagesInPerSec",
+        "BytesInPerSec",
+        "BytesOutPerSec",
+        "TotalProduceRequestsPerSec",
+        "FailedProduceRequestsPerSec",
+        "TotalFetchRequestsPerSec",
+        "FailedFetchRequestsPerSec",
+        "ReplicationBytesInPerSec",
+        "ReplicationBytesOutPerSec",
+    )
+] + [
+    ("ReplicaManager", "IsrShrinksPerSec", _NO_TOPIC),
+    ("ReplicaManager", "IsrExpandsPerSec", _NO_TOPIC),
+    ("ControllerStats", "LeaderElectionRateAndTimeMs", _NO_TOPIC),
+    ("ControllerStats", "UncleanLeaderElectionsPerSec", _NO_TOPIC),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +69,12 @@ class Meters:
             self.counts[(type_, name, topic)] += n
 
     def metrics(self, broker: int) -> list[Metric]:
+        """Every meter this broker has, the all-topics and Replica/Controller ones even at 0
+        (as their MBeans exist from the start in Kafka; per-topic ones appear with the topic)."""
+        counts = Counter(dict.fromkeys(_ALWAYS, 0))
+        counts.update(self.counts)
         out = []
-        for (type_, name, topic), count in sorted(self.counts.items()):
+        for (type_, name, topic), count in sorted(counts.items()):
             domain = "kafka.controller" if type_ == "ControllerStats" else "kafka.server"
             tags = (("topic", topic),) if topic else ()
             out.append(Metric(broker, domain, type_, name, "Count", count, tags))
