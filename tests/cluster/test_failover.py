@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 
 from kstream_nb import Cluster
-from kstream_nb.cluster.events import ControllerChanged, IsrChanged, LeaderElected
+from kstream_nb.cluster.events import (
+    BrokerFencedEvent,
+    ControllerChanged,
+    IsrChanged,
+    LeaderElected,
+)
 from kstream_nb.errors import ErrorCode
 from tests.cluster.conftest import MakeCluster, send, values
 
@@ -364,3 +369,23 @@ def test_no_automatic_rebalance_when_it_is_disabled(make_cluster: MakeCluster) -
     assert not all(_preferred_leaders(cluster))
     assert cluster.elect_preferred_leaders() > 0
     assert all(_preferred_leaders(cluster))
+
+
+def test_a_dead_broker_is_fenced_when_its_session_expires(make_cluster: MakeCluster) -> None:
+    # Kafka's defaults: heartbeats every 2 s, a session of 9 s. The controller looks again when
+    # the first session would expire, so a broker killed right after a heartbeat is fenced
+    # between 7 and 9 s later, never a heartbeat interval late.
+    for seed in (1, 2, 3):
+        cluster = make_cluster(seed=seed)
+        cluster.advance(f"{seed * 700}ms")
+        controller = cluster.describe().controller_id
+        victim = next(b for b in (1, 2, 3) if b != controller)
+        killed = cluster.now_ms()
+        cluster.kill_broker(victim)
+        cluster.advance("12s")
+        [fenced] = [
+            e
+            for e in cluster.events()
+            if isinstance(e, BrokerFencedEvent) and e.broker_id == victim
+        ]
+        assert 7_000 < fenced.time_ms - killed <= 9_001

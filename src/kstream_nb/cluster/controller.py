@@ -190,9 +190,19 @@ class Controller:
     # -- brokers ---------------------------------------------------------------------------
 
     def _schedule_check(self) -> None:
-        self._timer = self._timers.call_later(
-            self._config.broker_heartbeat_interval_ms, self._check_sessions
+        """Look again when the first live broker's session would expire (as KRaft's controller
+        schedules its stale-broker check), or a heartbeat interval from now if none is live."""
+        now = self._timers.now_ms()
+        timeout = self._config.broker_session_timeout_ms
+        expiries = [
+            self._last_seen.get(b.broker_id, now) + timeout + 1
+            for b in self.metadata.image.brokers.values()
+            if not b.fenced
+        ]
+        delay = (
+            max(1, min(expiries) - now) if expiries else self._config.broker_heartbeat_interval_ms
         )
+        self._timer = self._timers.call_later(delay, self._check_sessions)
 
     def _check_sessions(self) -> None:
         if not self.active:
