@@ -33,6 +33,7 @@ from kstream_nb.client.message import (
     TopicPartition,
 )
 from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata, connect
+from kstream_nb.client.statistics import Statistics
 from kstream_nb.cluster.consumer_protocol import (
     Assignment,
     Subscription,
@@ -100,6 +101,10 @@ class Consumer:
         self._auto_commit_timer: Any = None
         if cfg.enable_auto_commit:
             self._schedule_auto_commit()
+        self._rebalances = 0  # assignments received (librdkafka's cgrp.rebalance_cnt)
+        self._stats = Statistics.of(
+            "consumer", cfg.client_id, cfg.statistics_interval_ms, cfg.stats_cb, self._loop.now_ms
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -351,6 +356,7 @@ class Consumer:
                 kind, tps = self._events.popleft()
             parts = [TopicPartition(t, p) for t, p in tps]
             if kind == "assign":
+                self._rebalances += 1
                 if self._on_assign is not None:
                     self._on_assign(self, parts)
                     if not self._cooperative and not self.assignment() and parts:
@@ -377,6 +383,59 @@ class Consumer:
                 if self._rejoin_after_revoke:
                     self._rejoin_after_revoke = False
                     self._call(lambda: self._loop.call_later(0, self._join))
+
+    def _emit_statistics(self, stats: Statistics) -> None:
+        """librdkafka's consumer statistics: per assigned partition its offsets and lag."""
+        with self._lock:
+            states = {tp: (s.position, s.stored, s.paused) for tp, s in self._partitions.items()}
+        committed = self._committed_offsets(list(states))
+
+        def marks() -> dict[TP, tuple[int, int, int]]:
+            core, out = self._cluster.core, {}
+            for topic, partition in states:
+                state = core.image.partition(topic, partition)
+                _, log = core.leader_log(topic, partition)
+                leader = state.leader if state is not None else -1
+                out[(topic, partition)] = (
+                    leader,
+                    log.log_start_offset if log is not None else -1,
+                    log.high_watermark if log is not None else -1,
+                )
+            return out
+
+        known = self._call(marks)
+        topics: dict[str, dict[str, Any]] = {}
+        for (topic, partition), (position, stored, paused) in sorted(states.items()):
+            leader, lo, hi = known[(topic, partition)]
+            done = committed.get((topic, partition), OFFSET_INVALID)
+            app = OFFSET_INVALID if position is None else position
+            kept = OFFSET_INVALID if stored is None else stored
+            entry = topics.setdefault(topic, {"topic": topic, "partitions": {}})
+            entry["partitions"][str(partition)] = {
+                "partition": partition,
+                "leader": leader,
+                "fetch_state": "stopped" if paused else "active",
+                "app_offset": app,
+                "stored_offset": kept,
+                "committed_offset": done,
+                "lo_offset": lo,
+                "hi_offset": hi,
+                "ls_offset": hi,  # no transactions: the last stable offset is the high watermark
+                "consumer_lag": hi - done if hi >= 0 and done >= 0 else -1,
+                "consumer_lag_stored": hi - kept if hi >= 0 and kept >= 0 else -1,
+            }
+        join = {"stable": "steady", "joining": "wait-join"}.get(self._group_state, "init")
+        stats.emit(
+            {
+                "topics": topics,
+                "cgrp": {
+                    "state": "up" if self._member_id else "init",
+                    "join_state": join,
+                    "rebalance_cnt": self._rebalances,
+                    "assignment_size": len(states),
+                },
+            }
+        )
 
     # -- assignment ------------------------------------------------------------------------
 
@@ -682,6 +741,8 @@ class Consumer:
 
     def poll(self, timeout: float | None = None) -> Message | None:
         """The next message (or error/event message), waiting up to `timeout` seconds."""
+        if self._stats is not None and self._stats.due():
+            self._emit_statistics(self._stats)
         state = self._draining
         if (
             state is not None
@@ -712,6 +773,8 @@ class Consumer:
         limit_ms = None if timeout is None or timeout < 0 else int(timeout * 1000)
         waited = 0
         while True:
+            if self._stats is not None and self._stats.due():
+                self._emit_statistics(self._stats)
             self._serve_events()
             out = self._take(num_messages)
             if out:

@@ -27,6 +27,7 @@ from kstream_nb.client.message import (
 )
 from kstream_nb.client.metadata import ClusterMetadata, cluster_metadata, connect
 from kstream_nb.client.partitioner import Partitioner
+from kstream_nb.client.statistics import Statistics
 from kstream_nb.cluster import ProduceResult
 from kstream_nb.errors import RETRIABLE, ErrorCode
 from kstream_nb.log import BatchBuilder
@@ -140,6 +141,10 @@ class Producer:
         self._sticky: dict[str, tuple[int, int]] = {}  # topic -> (partition, since ms)
         self._silent_delivered = 0  # deliveries without a callback since the last poll()
         self._default_dr = cfg.on_delivery is not None
+        self._sent: dict[tuple[str, int], int] = {}  # records delivered per partition (stats)
+        self._stats = Statistics.of(
+            "producer", cfg.client_id, cfg.statistics_interval_ms, cfg.stats_cb, self._loop.now_ms
+        )
         if cfg.enable_idempotence:
             self._producer_id, self._epoch = self._cluster.init_producer_id()
 
@@ -350,6 +355,9 @@ class Producer:
         self._pump(tp)
 
     def _deliver(self, batch: _Batch, failure: KafkaError | None, result: ProduceResult) -> None:
+        if failure is None:
+            tp = (batch.topic, batch.partition)
+            self._sent[tp] = self._sent.get(tp, 0) + len(batch.messages)
         kind = TIMESTAMP_LOG_APPEND_TIME if result.log_append_time >= 0 else TIMESTAMP_CREATE_TIME
         now = self._clock()
         default = self._config.on_delivery
@@ -413,7 +421,18 @@ class Producer:
     def _has_reports(self) -> bool:
         return bool(self._reports) or self._silent_delivered > 0 or self._outstanding == 0
 
+    def _emit_statistics(self, stats: Statistics) -> None:
+        """librdkafka's producer statistics: messages waiting, and delivered per partition."""
+        sent = dict(self._sent)
+        topics: dict[str, dict[str, Any]] = {}
+        for (topic, partition), count in sorted(sent.items()):
+            entry = topics.setdefault(topic, {"topic": topic, "partitions": {}})
+            entry["partitions"][str(partition)] = {"partition": partition, "txmsgs": count}
+        stats.emit({"msg_cnt": self._outstanding, "txmsgs": sum(sent.values()), "topics": topics})
+
     def _serve(self) -> int:
+        if self._stats is not None and self._stats.due():
+            self._emit_statistics(self._stats)
         with self._lock:
             served, self._silent_delivered = self._silent_delivered, 0
         default = self._config.on_delivery
