@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kstream_nb.cluster.config import BrokerConfig
@@ -93,14 +93,6 @@ class _ParkedFetch:
     timer: TimerHandle | None = None
 
 
-@dataclass(slots=True)
-class BrokerStats:
-    produced_records: int = 0
-    fetched_bytes: int = 0
-    isr_changes: int = 0
-    truncations: list[tuple[TopicPartition, int]] = field(default_factory=list)
-
-
 class Broker:
     """One broker of the in-kernel cluster."""
 
@@ -141,7 +133,6 @@ class Broker:
         self._scheduled: dict[str, TimerHandle] = {}
         self._next_request_id = 0
         self._shutdown_callback: Callable[[], None] | None = None
-        self.stats = BrokerStats()
         self.meters = Meters()  # Kafka's JMX meters (Count), from this broker's start
         log_dir.mkdir(parents=True, exist_ok=True)
         self.metadata = MetadataLog(log_dir, timers)
@@ -507,7 +498,6 @@ class Broker:
             meters.mark("BrokerTopicMetrics", "FailedProduceRequestsPerSec", 1, topic)
             callback(ProduceResult(exc.code, message=exc.message))
             return
-        self.stats.produced_records += info.record_count
         meters.mark("BrokerTopicMetrics", "MessagesInPerSec", info.record_count, topic)
         meters.mark("BrokerTopicMetrics", "BytesInPerSec", len(records), topic)
         result = ProduceResult(
@@ -615,7 +605,6 @@ class Broker:
             )
             self._parked.setdefault(tp, []).append(parked)
             return
-        self.stats.fetched_bytes += len(response.records)
         if response.records:
             self.meters.mark(
                 "BrokerTopicMetrics", "ReplicationBytesOutPerSec", len(response.records), tp[0]
@@ -702,7 +691,6 @@ class Broker:
             return
         if resp.state is not None and resp.state.partition_epoch > partition.state.partition_epoch:
             partition.update_state(resp.state, self._timers.now_ms())
-            self.stats.isr_changes += 1
             self._after_state_change(tp, partition)
         else:
             partition.pending_isr = None
@@ -827,7 +815,6 @@ class Broker:
 
     def _truncate(self, tp: TopicPartition, log: PartitionLog, offset: int) -> None:
         if offset < log.log_end_offset:
-            self.stats.truncations.append((tp, log.log_end_offset - offset))
             log.truncate_to(offset)
 
     def _fetch_later(self, tp: TopicPartition, fetcher: _FetcherState, delay_ms: int) -> None:

@@ -489,6 +489,11 @@ class ClusterCore:
         return self._leader_log(topic, partition)
 
     def _leader_log(self, topic: str, partition: int) -> tuple[ErrorCode, PartitionLog | None]:
+        error, leader = self._leader(topic, partition)
+        return error, leader.partitions[(topic, partition)].log if leader is not None else None
+
+    def _leader(self, topic: str, partition: int) -> tuple[ErrorCode, Broker | None]:
+        """The running broker that leads the partition, or why there is none."""
         state = self.image.partition(topic, partition)
         if state is None:
             return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, None
@@ -496,19 +501,18 @@ class ClusterCore:
         local = leader.partitions.get((topic, partition)) if leader is not None else None
         if local is None or not local.is_leader:
             return ErrorCode.LEADER_NOT_AVAILABLE, None
-        return ErrorCode.NONE, local.log
+        return ErrorCode.NONE, leader
 
     def fetch(
         self, topic: str, partition: int, offset: int, max_bytes: int = 1 << 20
     ) -> FetchResult:
         """A consumer's Fetch from the leader: whole batches from `offset`, below the high
         watermark (read_uncommitted), at least one batch, or an error code."""
-        error, log = self._leader_log(topic, partition)
-        if log is None:
+        error, leader = self._leader(topic, partition)
+        if leader is None:
             return FetchResult(error)
-        state = self.image.partition(topic, partition)
-        assert state is not None  # _leader_log found its running leader
-        meters = self.brokers[state.leader].meters
+        log = leader.partitions[(topic, partition)].log
+        meters = leader.meters
         meters.mark("BrokerTopicMetrics", "TotalFetchRequestsPerSec", 1, topic)
         hw = log.high_watermark
         if offset < log.log_start_offset or offset > hw:
@@ -732,6 +736,14 @@ class ClusterCore:
         """Every running broker's metrics under Kafka's JMX names: its meters (`Count`) and
         the gauges (`Value`) read from the state now. Dead brokers report nothing."""
         image = self.image
+        states = [p for t in image.topics.values() for p in t.partitions.values()]
+        cluster_wide = {
+            "OfflinePartitionsCount": sum(1 for p in states if p.leader == NO_LEADER),
+            "GlobalTopicCount": len(image.topics),
+            "GlobalPartitionCount": len(states),
+            "ActiveBrokerCount": sum(1 for b in image.brokers.values() if not b.fenced),
+            "FencedBrokerCount": sum(1 for b in image.brokers.values() if b.fenced),
+        }
         out: list[Metric] = []
         for bid in sorted(self.brokers):
             broker = self.brokers[bid]
@@ -752,15 +764,7 @@ class ClusterCore:
                 for name, value in gauges.items()
             )
             active = bid == self.controller_id
-            states = [p for t in image.topics.values() for p in t.partitions.values()]
-            controller = {
-                "ActiveControllerCount": int(active),
-                "OfflinePartitionsCount": sum(1 for p in states if p.leader == NO_LEADER),
-                "GlobalTopicCount": len(image.topics),
-                "GlobalPartitionCount": len(states),
-                "ActiveBrokerCount": sum(1 for b in image.brokers.values() if not b.fenced),
-                "FencedBrokerCount": sum(1 for b in image.brokers.values() if b.fenced),
-            }
+            controller = {"ActiveControllerCount": int(active), **cluster_wide}
             out.extend(
                 # Only the active controller reports the cluster-wide gauges (others: 0).
                 Metric(

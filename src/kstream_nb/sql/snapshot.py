@@ -237,12 +237,16 @@ def _topic_logs(core: ClusterCore, topic: str) -> dict[int, PartitionLog]:
     return logs
 
 
+#: Why a partition may have no leader for a moment (its leader died or moved).
+_LEADERLESS = (ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+
+
 def _leaders_known(core: ClusterCore, topic: str) -> bool:
-    """Whether every partition of `topic` has a live leader (or the topic does not exist)."""
+    """Whether every partition of `topic` has a live leader (or waiting cannot help)."""
     try:
         _topic_logs(core, topic)
     except KafkaApiError as exc:
-        return exc.code in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.BROKER_NOT_AVAILABLE)
+        return exc.code not in _LEADERLESS
     return True
 
 
@@ -282,11 +286,6 @@ def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
     root = cluster.data_dir / SCAN_DIR
     _sweep(root)
     directory = root / f"{topic}.{os.getpid()}.{next(_ids)}"
-    # Like a consumer, wait while a dead leader is being replaced (until the controller fences
-    # it, broker.session.timeout.ms); simulated time moves while it waits.
-    # After LEADER_WAIT, capture() raises the error that names the partition.
-    with contextlib.suppress(TimeoutError):
-        cluster.wait_until(lambda: _leaders_known(cluster.core, topic), timeout=LEADER_WAIT)
 
     def capture() -> tuple[Snapshot, list[_RawTail]]:
         logs = _topic_logs(cluster.core, topic)
@@ -321,7 +320,17 @@ def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
                 )
         return snapshot, raw
 
-    snapshot, raw = cluster.call(capture)
+    try:
+        snapshot, raw = cluster.call(capture)
+    except KafkaApiError as exc:
+        if exc.code not in _LEADERLESS:
+            raise
+        # Like a consumer, wait while a dead leader is being replaced (until the controller
+        # fences it, broker.session.timeout.ms); simulated time moves while it waits. After
+        # LEADER_WAIT, capture() raises the error that names the partition.
+        with contextlib.suppress(TimeoutError):
+            cluster.wait_until(lambda: _leaders_known(cluster.core, topic), timeout=LEADER_WAIT)
+        snapshot, raw = cluster.call(capture)
     snapshot._finalizer = weakref.finalize(snapshot, _remove, directory)  # type: ignore[arg-type]
     try:
         for tail in raw:
