@@ -261,11 +261,13 @@ class _Aggregate(Processor):
         self.task.table_put(self, self.store_name, record.key, new, old, record)
 
 
-class _WindowAggregate(Processor):
+class _WindowedAggregator(Processor):
+    """What every windowed aggregation holds: its store, its windows and the user's functions."""
+
     def __init__(
         self,
         store: str,
-        windows: TimeWindows,
+        windows: Any,
         initializer: Callable[[], Any],
         aggregator: Callable[[Any, Any, Any], Any],
     ) -> None:
@@ -273,6 +275,10 @@ class _WindowAggregate(Processor):
         self.windows = windows
         self.initializer = initializer
         self.aggregator = aggregator
+
+
+class _WindowAggregate(_WindowedAggregator):
+    windows: TimeWindows
 
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
@@ -295,10 +301,12 @@ class _WindowAggregate(Processor):
             self.task.table_put(self, self.store_name, slot, new, old, out)
 
 
-class _SessionAggregate(Processor):
+class _SessionAggregate(_WindowedAggregator):
     """Kafka Streams' session aggregation: find the sessions within the gap of the record,
     merge them with it, forward a deletion for each merged-away session and the new session.
     Session results are forwarded at once (the record cache does not hold them)."""
+
+    windows: SessionWindows
 
     def __init__(
         self,
@@ -308,10 +316,7 @@ class _SessionAggregate(Processor):
         aggregator: Callable[[Any, Any, Any], Any],
         merger: Callable[[Any, Any, Any], Any],
     ) -> None:
-        self.store_name = store
-        self.windows = windows
-        self.initializer = initializer
-        self.aggregator = aggregator
+        super().__init__(store, windows, initializer, aggregator)
         self.merger = merger
 
     def process(self, record: StreamRecord) -> None:
@@ -339,11 +344,13 @@ class _SessionAggregate(Processor):
         self.forward(StreamRecord(new, Change(agg, None), t, record.headers))
 
 
-class _SlidingAggregate(Processor):
+class _SlidingAggregate(_WindowedAggregator):
     """Sliding windows by their definition: every window that a record's arrival creates or
     changes is recomputed from the records kept for the key (within difference + grace of
     stream time), and forwarded when its aggregate changed. Windows are [start, end], both
     ends inclusive, end - start == difference."""
+
+    windows: SlidingWindows
 
     def __init__(
         self,
@@ -352,10 +359,7 @@ class _SlidingAggregate(Processor):
         initializer: Callable[[], Any],
         aggregator: Callable[[Any, Any, Any], Any],
     ) -> None:
-        self.store_name = store
-        self.windows = windows
-        self.initializer = initializer
-        self.aggregator = aggregator
+        super().__init__(store, windows, initializer, aggregator)
         self.records: dict[Any, list[tuple[int, Any]]] = {}
 
     def process(self, record: StreamRecord) -> None:
@@ -1087,9 +1091,20 @@ class KStream:
             value_serde=value_serde,
         )
 
-    def _through(self, topic: str, key_serde: Serde | None, value_serde: Serde | None) -> Node:
+    def _through(
+        self,
+        topic: str,
+        key_serde: Serde | None,
+        value_serde: Serde | None,
+        *,
+        parent: Node | None = None,
+        names: tuple[str, str] | None = None,
+    ) -> Node:
+        """An internal topic in the middle: a sink under `parent` (this stream's node), and
+        the source that reads it back. `names`: (sink, source) when drawn beforehand."""
+        sink_name, source_name = names or (self._b._name("KSTREAM-SINK"), None)
         sink = Node(
-            self._b._name("KSTREAM-SINK"),
+            sink_name,
             "sink",
             lambda: _Sink(topic, key_serde, value_serde, sink),
             topics=(topic,),
@@ -1097,8 +1112,8 @@ class KStream:
             value_serde=value_serde,
             internal=True,
         )
-        self._b._add(sink, self._node)
-        return self._b._source((topic,), key_serde, value_serde, internal=True)
+        self._b._add(sink, parent or self._node)
+        return self._b._source((topic,), key_serde, value_serde, internal=True, name=source_name)
 
     def _repartition_for_join(self, prefix: str) -> KStream:
         """Kafka Streams' repartitionForJoin: a key-changed stream is sent through
@@ -1106,7 +1121,6 @@ class KStream:
         filtered out first, so that both sides of the join are partitioned by the new key.
         Node names are drawn as Kafka draws them: sink, filter, then source."""
         b = self._b
-        topic = f"{prefix}-repartition"
         key_serde, value_serde = self._key_serde, self._value_serde
         sink_name, filter_name = b._name("KSTREAM-SINK"), b._name("KSTREAM-FILTER")
         source_name = b._name("KSTREAM-SOURCE")
@@ -1118,17 +1132,13 @@ class KStream:
             ),
             self._node,
         )
-        sink = Node(
-            sink_name,
-            "sink",
-            lambda: _Sink(topic, key_serde, value_serde, sink),
-            topics=(topic,),
-            key_serde=key_serde,
-            value_serde=value_serde,
-            internal=True,
+        source = self._through(
+            f"{prefix}-repartition",
+            key_serde,
+            value_serde,
+            parent=keyed,
+            names=(sink_name, source_name),
         )
-        b._add(sink, keyed)
-        source = b._source((topic,), key_serde, value_serde, internal=True, name=source_name)
         return KStream(b, source, key_serde=key_serde, value_serde=value_serde)
 
     def _for_join(self) -> KStream:
