@@ -318,3 +318,22 @@ def test_a_partition_that_stays_offline_fails_the_query_clearly(cluster: Cluster
             cluster.kill_broker(broker.broker_id)
     with pytest.raises(KafkaApiError, match="no broker is running; restart one"):
         cluster.topic("orders").scan()
+
+
+def test_twins_scheduled_while_the_cluster_closes_start_no_worker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The loop thread may be inside `schedule()` when `stop()` closes the writer on the
+    caller's thread: the late job is cancelled (descriptor closed), no new worker starts."""
+    import os
+
+    with Cluster.start(brokers=3, data_dir=tmp_path_factory.mktemp("race")) as cluster:
+        cluster.create_topic("orders", partitions=3, replication_factor=1)
+        produce_orders(cluster, 50)
+        writer = cluster.twins
+        leader_log = next(log for log in writer.leader_logs() if log.topic == "orders")
+        before = len(os.listdir("/proc/self/fd"))
+        writer.close()
+        writer._warm(leader_log, 1)  # what a schedule() that passed its check before close does
+        assert writer._executor is None
+        assert len(os.listdir("/proc/self/fd")) == before

@@ -54,6 +54,7 @@ class TwinWriter:
         self._warming: set[SegmentKey] = set()
         self._outstanding = 0  # twin jobs not yet installed, decoding not yet done
         self._idle = threading.Condition()
+        self._executor_lock = threading.Lock()  # close() may run on another thread than _run()
         self._names = itertools.count()
         self.failures: list[str] = []
         self.closed = False
@@ -113,10 +114,15 @@ class TwinWriter:
 
     def _run(self, work: Callable[[], None], cancelled: Callable[[], None]) -> None:
         """Run `work` on the worker; `cancelled` cleans up if the writer closes before it runs."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kstream-nb-twins")
-        future = self._executor.submit(work)
-        self._pending[future] = cancelled
+        with self._executor_lock:
+            if self.closed:  # closed on the caller's thread while this schedule() ran
+                cancelled()
+                self._finished()
+                return
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="kstream-nb-twins")
+            future = self._executor.submit(work)
+            self._pending[future] = cancelled
         future.add_done_callback(lambda f: self._pending.pop(f, None))
 
     def _write(self, partition_log: PartitionLog, job: TwinJob) -> None:
@@ -183,11 +189,12 @@ class TwinWriter:
 
     def close(self) -> None:
         """Stop the worker; jobs not started are dropped (their segments keep no twin)."""
-        self.closed = True
-        pending = dict(self._pending)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        with self._executor_lock:
+            self.closed = True
+            executor, self._executor = self._executor, None
+            pending = dict(self._pending)
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
         for future, cancelled in pending.items():
             if future.cancelled():
                 cancelled()  # never ran: close its descriptor
