@@ -26,6 +26,7 @@ from kstream_nb.log import (
     SegmentRolled,
     iter_batches,
 )
+from kstream_nb.log import segment as segment_module
 from tests.log.conftest import MakeLog
 from tests.log.util import START_MS, batch, values
 
@@ -99,6 +100,70 @@ def test_any_sequence_of_appends_reads_back_identically_before_and_after_reopen(
         reopened = PartitionLog(Path(tmp) / "t-0", config, clock)
         assert list(reopened.records()) == expected
         assert reopened.log_end_offset == len(expected)
+        reopened.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    batches=appends,
+    segment_bytes=st.sampled_from([300, 2000, 1 << 20]),
+    tail_batches=st.sampled_from([1, 3, 256]),
+    group=st.integers(1, 4),
+    reads=st.lists(
+        st.tuples(
+            st.integers(0, 10**4),
+            st.integers(0, 4),
+            st.integers(-1, 1),
+            st.integers(0, 10**4),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_reads_served_from_memory_equal_reads_from_the_file(
+    batches: list[
+        tuple[
+            list[tuple[bytes | None, bytes | None, int, tuple[tuple[str, bytes | None], ...]]],
+            Compression,
+        ]
+    ],
+    segment_bytes: int,
+    tail_batches: int,
+    group: int,
+    reads: list[tuple[int, int, int, int, bool]],
+) -> None:
+    """A follower (appending `group` batches per fetch) keeps its newest batches in memory;
+    every read, with any byte budget and visibility bound, equals the same read from the files
+    of the same log reopened (which keeps nothing in memory)."""
+    config = LogConfig.from_properties({"segment.bytes": segment_bytes})
+    clock = ManualClock(START_MS)
+    with tempfile.TemporaryDirectory() as tmp:
+        leader = PartitionLog(Path(tmp) / "t-0", config, clock)
+        _append_all(leader, batches)
+        chunks = [b.data for b in leader.batches()]
+        bases = [b.base_offset for b in leader.batches()]
+        leader.close()
+        live = PartitionLog(Path(tmp) / "f-0", config, clock)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(segment_module, "_TAIL_BATCHES", tail_batches)
+            for i in range(0, len(chunks), group):
+                live.append_as_follower(b"".join(chunks[i : i + group]))
+        end = live.log_end_offset
+        # From the start of some batch, a budget of n whole batches give or take a byte.
+        asked = [
+            (
+                bases[j % len(bases)],
+                max(0, sum(map(len, chunks[j % len(bases) :][:n])) + delta),
+                None if bound % 3 == 0 else bound % (end + 2),
+                min_one,
+            )
+            for j, n, delta, bound, min_one in reads
+        ]
+        answers = [live.read(o, b, max_offset=m, min_one=one) for o, b, m, one in asked]
+        live.close()
+        reopened = PartitionLog(Path(tmp) / "f-0", config, clock)
+        assert answers == [reopened.read(o, b, max_offset=m, min_one=one) for o, b, m, one in asked]
         reopened.close()
 
 

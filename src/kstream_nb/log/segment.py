@@ -7,6 +7,7 @@ whole batches up to a byte budget, truncates, and rebuilds itself from its `.log
 
 from __future__ import annotations
 
+import bisect
 import os
 import struct
 from collections.abc import Iterator
@@ -20,6 +21,13 @@ from kstream_nb.log.index import OffsetIndex, TimeIndex
 __all__ = ["BatchPosition", "LogSegment", "segment_file_name"]
 
 _SCAN_CHUNK = 64 * 1024
+#: The newest batches of a segment are also kept in memory (at least the last one, at most this
+#: many bytes or `_TAIL_BATCHES` batches): followers and caught-up consumers read what was just
+#: appended, and serving it without `pread` spares the cluster's thread a system call (each of
+#: which lets another Python thread take the GIL for a switch interval). Kafka serves the same
+#: reads from the page cache.
+_TAIL_BYTES = 4 * 1024 * 1024
+_TAIL_BATCHES = 256
 _INT32_MAX = 2**31 - 1
 _MS_TO_NS = 1_000_000
 
@@ -51,6 +59,9 @@ class LogSegment:
         "_bytes_since_index",
         "_fd",
         "_indexes_existed",
+        "_tail",
+        "_tail_bytes",
+        "_tail_last",
         "base_offset",
         "generation",
         "index_interval_bytes",
@@ -104,6 +115,11 @@ class LogSegment:
         self.last_modified_ms = now_ms
         # Bumped whenever bytes already written are cut: readers caching a prefix must re-read.
         self.generation = 0
+        # The newest batches: (base offset, last offset, size, bytes written, start in them),
+        # in file order, and their last offsets (for bisect).
+        self._tail: list[tuple[int, int, int, bytes, int]] = []
+        self._tail_last: list[int] = []
+        self._tail_bytes = 0
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -149,6 +165,7 @@ class LogSegment:
         cut = self.size - valid
         if cut:
             self.generation += 1
+            self._forget_tail()
             os.ftruncate(self._fd, valid)
             self.size = valid
         return cut
@@ -207,15 +224,39 @@ class LogSegment:
     ) -> None:
         """Write whole batches; `batches` holds (base offset, last offset, max timestamp, size)."""
         position = self.size
-        for base_offset, last_offset, max_timestamp, size in batches:
-            self._index_batch(position, base_offset, last_offset, max_timestamp, size)
-            position += size
         written = os.write(self._fd, data)
         if written != len(data):  # a short write on a regular file means the disk is full
             os.ftruncate(self._fd, self.size)
             raise OSError(f"short write to {self.log_path}: {written} of {len(data)} bytes")
+        source = data if type(data) is bytes else bytes(data)
+        start = 0
+        for base_offset, last_offset, max_timestamp, size in batches:
+            self._index_batch(position, base_offset, last_offset, max_timestamp, size)
+            self._tail.append((base_offset, last_offset, size, source, start))
+            self._tail_last.append(last_offset)
+            self._tail_bytes += size
+            position += size
+            start += size
         self.size = position
         self.last_modified_ms = now_ms
+        self._trim_tail()
+
+    def _trim_tail(self) -> None:
+        tail = self._tail
+        drop = 0
+        while len(tail) - drop > 1 and (
+            self._tail_bytes > _TAIL_BYTES or len(tail) - drop > _TAIL_BATCHES
+        ):
+            self._tail_bytes -= tail[drop][2]
+            drop += 1
+        if drop:
+            del tail[:drop]
+            del self._tail_last[:drop]
+
+    def _forget_tail(self) -> None:
+        self._tail.clear()
+        self._tail_last.clear()
+        self._tail_bytes = 0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -289,6 +330,13 @@ class LogSegment:
         Batches that reach `max_offset` (exclusive, e.g. the high watermark) are left out.
         None when the segment holds nothing at or after `offset`.
         """
+        tail_last = self._tail_last
+        if tail_last and offset <= tail_last[-1]:
+            # The batch holding `offset` is in memory when an earlier one is, or when the
+            # oldest one kept starts at or before it (else a compaction gap may come first).
+            i = bisect.bisect_left(tail_last, offset)
+            if i > 0 or self._tail[0][1] <= offset:
+                return self._read_tail(i, max_bytes, max_offset, min_one)
         first = self.translate_offset(offset)
         if first is None:
             return None
@@ -304,6 +352,32 @@ class LogSegment:
                 break
             end = batch.position + batch.size
         return os.pread(self._fd, end - first.position, first.position)
+
+    def _read_tail(self, i: int, max_bytes: int, max_offset: int | None, min_one: bool) -> bytes:
+        """`read` from the in-memory tail, from its `i`th batch, with the same limits."""
+        tail = self._tail
+        if max_offset is not None and tail[i][1] >= max_offset:
+            return b""
+        end = i
+        total = 0
+        while end < len(tail):
+            _, last_offset, size, _, _ = tail[end]
+            if max_offset is not None and last_offset >= max_offset:
+                break
+            if total + size > max_bytes:
+                if end == i and min_one:
+                    end += 1
+                break
+            total += size
+            end += 1
+        if end == i:
+            return b""
+        _, _, size, source, start = tail[i]
+        if end == i + 1 and start == 0 and size == len(source):
+            return source  # the common case: one batch, as it was written; no copy
+        return b"".join(
+            memoryview(source)[start : start + size] for _, _, size, source, start in tail[i:end]
+        )
 
     def read_batches(self, start_position: int = 0) -> Iterator[RecordBatch]:
         """Every batch from `start_position`, decoded to a `RecordBatch` (for cleaning, tests)."""
@@ -345,6 +419,7 @@ class LogSegment:
             return 0
         removed = self.size - first.position
         self.generation += 1
+        self._forget_tail()
         os.ftruncate(self._fd, first.position)
         self.size = first.position
         self.offset_index.truncate_to(offset)
@@ -394,7 +469,9 @@ class LogSegment:
         Kafka's retention and cleaner read a segment's `lastModified`; with an injected clock
         that is the clock's time of the last append, not the wall clock's. As Kafka does when a
         segment becomes inactive, the time index gets a last entry for the largest timestamp.
+        An inactive segment keeps no batches in memory.
         """
+        self._forget_tail()
         if self.max_timestamp >= 0:
             self.time_index.append(self.max_timestamp, self.offset_of_max_timestamp)
         self.offset_index.write_pending()
@@ -412,6 +489,7 @@ class LogSegment:
 
     def abandon(self) -> None:
         """Close without writing anything more: what a killed process leaves behind."""
+        self._forget_tail()
         self.offset_index.drop_pending()
         self.time_index.drop_pending()
         if self._fd >= 0:
