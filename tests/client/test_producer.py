@@ -247,3 +247,80 @@ def test_confluent_kafkas_top_level_constants_are_importable() -> None:
         "TIMESTAMP_NOT_AVAILABLE",
     ):
         assert getattr(kstream_nb, name) == getattr(confluent_kafka, name), name
+
+
+def test_a_full_queue_raises_buffer_error_until_poll_serves_reports(cluster: Cluster) -> None:
+    """queue.buffering.max.messages bounds produced-but-unserved messages, as in librdkafka."""
+    producer = Producer({**BOOTSTRAP, "queue.buffering.max.messages": 5, "linger.ms": 1})
+    for i in range(5):
+        producer.produce("orders", value=b"%d" % i, partition=0)
+    with pytest.raises(BufferError, match="Queue full"):
+        producer.produce("orders", value=b"refused", partition=0)
+    assert len(producer) == 5  # the refused record is not queued
+    producer.poll(1.0)  # deliveries without a callback leave the queue as they happen
+    assert len(producer) == 0
+    producer.produce("orders", value=b"5", partition=0)
+    assert producer.flush(10) == 0
+    assert [r.value for r in cluster.read("orders", 0)] == [b"%d" % i for i in range(6)]
+
+
+def test_batch_size_closes_a_batch_before_the_record_that_would_overflow_it(
+    cluster: Cluster,
+) -> None:
+    producer = Producer({**BOOTSTRAP, "batch.size": 1000, "linger.ms": 1000})
+    for i in range(25):
+        producer.produce("orders", value=bytes([i]) * 100, partition=2)
+    assert producer.flush(10) == 0
+    leader = cluster.describe().partition("orders", 2).leader
+    batches = list(cluster.core.brokers[leader].partitions[("orders", 2)].log.batches())
+    # librdkafka's estimate is 70 bytes of overhead a record: 170 each, 5 fit in 1000 bytes.
+    assert [b.record_count for b in batches] == [5] * 5
+    assert all(b.size <= 1000 for b in batches)
+    assert [r.value for r in cluster.read("orders", 2)] == [bytes([i]) * 100 for i in range(25)]
+
+
+def test_threads_producing_while_linger_seals_batches_lose_nothing(tmp_path: Path) -> None:
+    """Records are appended without a lock while the cluster's thread seals batches on
+    linger.ms: every record is delivered once and each thread's order survives. A tiny switch
+    interval makes threads interleave inside produce() as often as possible."""
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        _produce_from_threads(tmp_path)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _produce_from_threads(tmp_path: Path) -> None:
+    import threading
+
+    with Cluster.start(brokers=3, data_dir=tmp_path, config=FAST_GROUPS) as cluster:
+        cluster.create_topic("orders", partitions=1, replication_factor=3)
+        producer = Producer(
+            {"bootstrap.servers": cluster.bootstrap_servers, "linger.ms": 0, "acks": "all"}
+        )
+        reports: list[tuple[bytes, int | None]] = []
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            assert err is None
+            reports.append((msg.value() or b"", msg.offset()))
+
+        def produce(name: bytes) -> None:
+            for i in range(3000):
+                producer.produce("orders", value=b"%s-%d" % (name, i), on_delivery=on_delivery)
+
+        workers = [threading.Thread(target=produce, args=(b"t%d" % t,)) for t in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert producer.flush(60) == 0
+        assert len(reports) == 9000
+        assert sorted(offset for _, offset in reports if offset is not None) == list(range(9000))
+        stored = [r.value or b"" for r in cluster.read("orders", 0)]
+        assert sorted(stored) == sorted(value for value, _ in reports)
+        for t in range(3):
+            mine = [int(v.split(b"-")[1]) for v in stored if v.startswith(b"t%d-" % t)]
+            assert mine == list(range(3000))

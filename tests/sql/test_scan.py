@@ -334,6 +334,35 @@ def test_twins_scheduled_while_the_cluster_closes_start_no_worker(
         leader_log = next(log for log in writer.leader_logs() if log.topic == "orders")
         before = len(os.listdir("/proc/self/fd"))
         writer.close()
-        writer._warm(leader_log, 1)  # what a schedule() that passed its check before close does
+        writer._warm(
+            leader_log, now=True
+        )  # what a schedule() that passed its check before close does
         assert writer._executor is None
         assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_active_segments_are_decoded_ahead_once_writes_rest(cluster: Cluster) -> None:
+    """Decoding ahead of queries is background work: it waits for a segment to rest, unless
+    so much piled up that a query would have a lot to decode itself."""
+    from kstream_nb.log.decoded import DECODED
+    from kstream_nb.runtime import twins
+
+    cluster.create_topic("clicks", partitions=1, replication_factor=1)
+    for _ in range(3):
+        cluster.produce("clicks", bytes(100_000), partition=0)
+    log = next(log for log in cluster.twins.leader_logs() if log.topic == "clicks")
+    key = log.active_segment.cache_key()
+
+    def decoded_after_schedule() -> int:
+        cluster._call(cluster.twins.schedule)
+        assert cluster.twins.wait_idle(30, cluster.twins.install)
+        return DECODED.end_of(key)
+
+    assert decoded_after_schedule() == 0  # just written: produce keeps the GIL
+    cluster.advance(f"{twins.WARM_IDLE_MS}ms")
+    assert decoded_after_schedule() == log.active_segment.size
+    cluster.produce("clicks", bytes(100_000), partition=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(twins, "WARM_BUSY_BYTES", 1)
+        patch.setattr(twins, "WARM_BYTES", 1)
+        assert decoded_after_schedule() == log.active_segment.size  # piled up: at once

@@ -10,6 +10,8 @@ On a simulated cluster, `poll(timeout)` and `flush(timeout)` advance simulated t
 
 from __future__ import annotations
 
+import itertools
+import operator
 import random
 import threading
 import time
@@ -40,23 +42,35 @@ DeliveryCallback = Callable[[KafkaError | None, Message], Any]
 Headers = list[tuple[str, bytes | None]]
 _NO_HEADERS: list[tuple[str, bytes | None]] = []  # the encoder only reads it
 _RECORD_OVERHEAD = 70  # batch header share + record framing, as librdkafka estimates a message
+_PENDING = operator.itemgetter(4)  # a queued row's (callback, enqueue time) or None
+_HEADER_OVERHEAD = 10  # a header's two length varints at most: the estimate never falls short
 
 
-# A produced record waiting for its delivery report:
-# (key, value, headers, timestamp, callback, the cluster clock in s when produced), or None when
-# nobody will be told about it (no delivery callback at all).
-_Pending = (
-    tuple[bytes | None, bytes | None, Headers | None, int, DeliveryCallback | None, float] | None
-)
+# A produced record, queued until its delivery report is served:
+# (key, value, timestamp, headers or None, (callback, the cluster clock in s when produced) or
+# None when nobody will be told about it).
+_Row = tuple[
+    bytes | None,
+    bytes | None,
+    int,
+    Headers | None,
+    tuple[DeliveryCallback | None, float] | None,
+]
 
 
 @dataclass(slots=True, eq=False)
 class _Batch:
+    """A partition's batch: open (rows grow) until sealed, then encoded into `data` and sent.
+
+    Rows are appended without a lock (`list.append` is atomic); whoever seals under the
+    producer's lock records how many rows it took, and a record that lands after that moves to
+    the partition's next batch (see `Producer._after_append`)."""
+
     topic: str
     partition: int
-    builder: BatchBuilder
-    messages: list[_Pending] = field(default_factory=list)
-    size: int = 0
+    rows: list[_Row] = field(default_factory=list)
+    size: int = 0  # librdkafka's estimate of the batch's bytes
+    taken: int = 0  # rows encoded into `data` when sealed
     data: bytes = b""
     attempts: int = 0
     first_enqueued: float = 0.0
@@ -74,9 +88,17 @@ def _to_bytes(what: str, data: object) -> bytes | None:
     raise TypeError(f"expected {what} to be bytes or str, not {type(data).__name__}")
 
 
-def _headers(headers: object) -> Headers | None:
-    if headers is None:
-        return None
+def _headers_size(headers: Headers) -> int:
+    return sum(len(k) + len(v or b"") + _HEADER_OVERHEAD for k, v in headers)
+
+
+def _row_size(row: _Row) -> int:
+    key, value, _, headers, _ = row
+    size = _RECORD_OVERHEAD + (len(key) if key else 0) + (len(value) if value else 0)
+    return size + (_headers_size(headers) if headers else 0)
+
+
+def _headers(headers: object) -> Headers:
     items: Iterable[Any] = headers.items() if isinstance(headers, dict) else headers  # type: ignore[assignment]
     out: Headers = []
     for item in items:
@@ -99,11 +121,17 @@ class Producer:
         self._clock: Callable[[], float] = (
             time.monotonic if self._real_time else lambda: self._loop.now_ms() / 1000
         )
+        self._now_ms = self._loop.now_ms
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._open: dict[tuple[str, int], _Batch] = {}
         self._reports: deque[tuple[DeliveryCallback | None, KafkaError | None, Message]] = deque()
-        self._outstanding = 0  # produced, not yet reported to poll()
+        # Messages in the queue (len()) = records counted by `_produced` - `_served`. produce()
+        # counts with `next()` (atomic, no lock on the hot path); `_served` changes only under
+        # `_count_lock`, which is always taken last.
+        self._produced = itertools.count()
+        self._served = 0
+        self._count_lock = threading.Lock()
         self._partition_counts: dict[str, int] = {}
         # Random choices (keyless records) follow the cluster's seed, so a seeded run repeats.
         self._partitioner = Partitioner(
@@ -162,14 +190,17 @@ class Producer:
         headers: object = None,
     ) -> None:
         """Queue one record; its delivery report comes from a later `poll()` or `flush()`."""
-        if type(topic) is not str or not topic:
-            raise TypeError("topic must be a non-empty str")
-        key_b = key if key is None or type(key) is bytes else _to_bytes("key", key)
-        value_b = value if value is None or type(value) is bytes else _to_bytes("value", value)
-        hdrs = None if headers is None else _headers(headers)
-        size = _RECORD_OVERHEAD + (len(key_b) if key_b else 0) + (len(value_b) if value_b else 0)
-        if hdrs:
-            size += sum(len(k) + len(v or b"") for k, v in hdrs)
+        if type(value) is not bytes and value is not None:
+            value = _to_bytes("value", value)
+        if key is not None and type(key) is not bytes:
+            key = _to_bytes("key", key)
+        size = _RECORD_OVERHEAD + (len(value) if value is not None else 0)
+        if key is not None:
+            size += len(key)
+        hdrs = None
+        if headers is not None:
+            hdrs = _headers(headers)
+            size += _headers_size(hdrs)
         if size > self._max_message_bytes:
             raise KafkaException(
                 KafkaError(
@@ -177,67 +208,129 @@ class Producer:
                     f"Message size {size} exceeds message.max.bytes={self._max_message_bytes}",
                 )
             )
-        if self._outstanding >= self._queue_max:
+        cb = on_delivery or callback
+        if partition < 0:
+            partition = self._pick_partition(topic, key)
+        try:
+            batch = self._open.get((topic, partition))
+        except TypeError:  # an unhashable topic: _batch_for says what is wrong
+            batch = None
+        if batch is None or (batch.size + size > self._batch_size and batch.rows):
+            batch = self._batch_for(topic, partition, size, key, value, hdrs, cb)
+            if batch is None:
+                return
+        if next(self._produced) - self._served >= self._queue_max:
+            self._uncount(1)
             raise BufferError("Local: Queue full")
+        rows = batch.rows
+        rows.append(
+            (
+                key,
+                value,
+                timestamp or self._now_ms(),
+                hdrs,
+                None if cb is None and not self._default_dr else (cb, self._clock()),
+            )
+        )
+        batch.size += size
+        if len(rows) >= self._batch_num_messages or batch.sealed:
+            self._after_append(batch)
+
+    def _pick_partition(self, topic: str, key: bytes | None) -> int:
+        """The partitioner's choice for a record without a partition; -1 for a missing topic."""
+        if type(topic) is not str or not topic:
+            raise TypeError("topic must be a non-empty str")
         count = self._partition_counts.get(topic) or self._partitions_of(topic)
         if count == 0:
-            self._report_now(
-                topic,
-                partition,
-                key_b,
-                value_b,
-                hdrs,
-                on_delivery or callback,
-                from_error_code(
-                    ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist"
-                ),
+            return -1
+        now = self._now_ms()
+        if key is None and self._sticky_ms > 0:
+            # Keyless records stick to one partition for sticky.partitioning.linger.ms.
+            sticky = self._sticky.get(topic)
+            if sticky is not None and now - sticky[1] <= self._sticky_ms:
+                return sticky[0]
+            partition = self._partitioner(None, count)
+            self._sticky[topic] = (partition, now)
+            return partition
+        return self._partitioner.partition(topic, key, count, now)
+
+    def _batch_for(
+        self,
+        topic: str,
+        partition: int,
+        size: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None,
+        callback: DeliveryCallback | None,
+    ) -> _Batch | None:
+        """The batch a record of `size` bytes goes to when the hot path found none: a new one,
+        after sealing a full one; None when the topic does not exist (reported, as librdkafka)."""
+        if type(topic) is not str or not topic:
+            raise TypeError("topic must be a non-empty str")
+        count = self._partition_counts.get(topic) or self._partitions_of(topic)
+        if count == 0:
+            error = from_error_code(
+                ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist"
             )
-            return
-        now = self._loop.now_ms()
-        if partition < 0:
-            if key_b is None and self._sticky_ms > 0:
-                # Keyless records stick to one partition for sticky.partitioning.linger.ms.
-                sticky = self._sticky.get(topic)
-                if sticky is not None and now - sticky[1] <= self._sticky_ms:
-                    partition = sticky[0]
-                else:
-                    partition = self._partitioner(None, count)
-                    self._sticky[topic] = (partition, now)
-            else:
-                partition = self._partitioner.partition(topic, key_b, count, now)
-        elif partition >= count:
+            self._report_now(topic, partition, key, value, headers, callback, error)
+            return None
+        if partition >= count:
             raise KafkaException(
                 KafkaError(
                     KafkaError._UNKNOWN_PARTITION,
                     f"topic {topic!r} has {count} partitions; partition {partition} does not exist",
                 )
             )
-        ts = timestamp or now
-        cb = on_delivery or callback
-        # Only a message someone will be told about needs its data and enqueue time kept.
-        pending = (
-            (key_b, value_b, hdrs, ts, cb, self._clock())
-            if cb is not None or self._default_dr
-            else None
-        )
-        full: _Batch | None = None
+        full = None
         with self._lock:
-            self._outstanding += 1
             batch = self._open.get((topic, partition))
+            if batch is not None and batch.rows and batch.size + size > self._batch_size:
+                full = self._seal(batch)  # batch.size reached: the record opens the next one
+                batch = None
             if batch is None:
                 batch = self._new_batch(topic, partition)
-            header_list = hdrs or _NO_HEADERS
-            if not batch.builder.append_fast(key_b, value_b, ts, header_list):
+        self._send_soon(full)
+        return batch
+
+    def _after_append(self, batch: _Batch) -> None:
+        """A record went into `batch` and it is full (batch.num.messages) or was sealed
+        meanwhile (linger.ms, flush() or another thread): seal it, or move the records the
+        seal did not take to the partition's next batch."""
+        full = None
+        with self._lock:
+            if not batch.sealed:
                 full = self._seal(batch)
-                batch = self._new_batch(topic, partition)
-                batch.builder.append_fast(key_b, value_b, ts, header_list)
-            messages = batch.messages
-            messages.append(pending)
-            batch.size += size
-            if len(messages) >= self._batch_num_messages or batch.size >= self._batch_size:
-                full = full or self._seal(batch)
-        if full is not None:
-            self._loop.call_soon(lambda: self._enqueue(full))
+            else:
+                late = batch.rows[batch.taken :]
+                if not late:
+                    return  # the seal took this record; another caller moved any later ones
+                del batch.rows[batch.taken :]
+                target = self._open.get((batch.topic, batch.partition))
+                if target is None:
+                    target = self._new_batch(batch.topic, batch.partition)
+                target.rows.extend(late)
+                target.size += sum(_row_size(row) for row in late)
+                if len(target.rows) >= self._batch_num_messages:
+                    full = self._seal(target)
+        self._send_soon(full)
+
+    def _send_soon(self, batch: _Batch | None) -> None:
+        if batch is not None:
+            self._loop.call_soon(lambda: self._enqueue(batch))
+
+    def _uncount(self, n: int) -> None:
+        """Take `n` messages out of the queue count (served, refused or dropped)."""
+        with self._count_lock:
+            self._served += n
+
+    def _queue_length(self) -> int:
+        """Messages produced and not yet served. Reading the count takes a number from it, so
+        the reading counts itself as served too."""
+        with self._count_lock:
+            produced = next(self._produced)
+            self._served += 1
+            return produced + 1 - self._served
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -257,36 +350,40 @@ class Producer:
 
     def _new_batch(self, topic: str, partition: int) -> _Batch:
         """Open a batch (lock held) and schedule its linger.ms deadline."""
-        tp = (topic, partition)
+        batch = _Batch(topic, partition, first_enqueued=self._clock())
+        self._open[(topic, partition)] = batch
+        self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
+        return batch
+
+    def _seal(self, batch: _Batch) -> _Batch | None:
+        """Close a batch for sending (lock held) and encode it; idempotent sequences advance
+        here. None when it holds no record."""
+        batch.sealed = True
+        tp = (batch.topic, batch.partition)
+        if self._open.get(tp) is batch:
+            del self._open[tp]
+        batch.taken = taken = len(batch.rows)
+        if taken == 0:
+            return None
         builder = BatchBuilder(
             self._compression,
             producer_id=self._producer_id,
             producer_epoch=self._epoch,
             base_sequence=self._sequences.get(tp, 0) if self._producer_id >= 0 else -1,
-            max_bytes=self._config.batch_size,
         )
-        batch = _Batch(topic, partition, builder, first_enqueued=self._clock())
-        self._open[tp] = batch
-        self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
-        return batch
-
-    def _seal(self, batch: _Batch) -> _Batch:
-        """Close a batch for sending (lock held); idempotent sequences advance here."""
-        batch.sealed = True
-        batch.data = batch.builder.build()
-        tp = (batch.topic, batch.partition)
-        if self._open.get(tp) is batch:
-            del self._open[tp]
+        builder.extend_rows(itertools.islice(batch.rows, taken))
+        batch.data = builder.build()
         if self._producer_id >= 0:
-            self._sequences[tp] = self._sequences.get(tp, 0) + len(batch.messages)
+            self._sequences[tp] = self._sequences.get(tp, 0) + taken
         return batch
 
     def _linger_expired(self, batch: _Batch) -> None:
         with self._lock:
             if batch.sealed:
                 return
-            self._seal(batch)
-        self._enqueue(batch)
+            full = self._seal(batch)
+        if full is not None:
+            self._enqueue(full)
 
     # -- on the cluster's thread -----------------------------------------------------------
 
@@ -357,21 +454,25 @@ class Producer:
     def _deliver(self, batch: _Batch, failure: KafkaError | None, result: ProduceResult) -> None:
         if failure is None:
             tp = (batch.topic, batch.partition)
-            self._sent[tp] = self._sent.get(tp, 0) + len(batch.messages)
+            self._sent[tp] = self._sent.get(tp, 0) + batch.taken
         kind = TIMESTAMP_LOG_APPEND_TIME if result.log_append_time >= 0 else TIMESTAMP_CREATE_TIME
         now = self._clock()
-        default = self._config.on_delivery
         # With acks=0 the broker does not answer: librdkafka reports no offset (None here).
         acked = self._config.acks != 0
         only_errors = self._config.delivery_report_only_error and failure is None
         reports = []
-        silent = 0
+        rows = batch.rows[: batch.taken]
+        # Nobody will look at a report without a callback: count it, build nothing. Most
+        # batches have none to build, found without a Python loop over their rows.
+        pendings = [] if only_errors else list(map(_PENDING, rows))
+        silent = len(rows) if only_errors else pendings.count(None)
         create = Message._create
-        for i, pending in enumerate(batch.messages):
-            if pending is None or only_errors or (pending[4] is None and default is None):
-                silent += 1  # nobody will look at this report: count it, build nothing
+        for i in () if silent == len(rows) else range(len(rows)):
+            pending = pendings[i]
+            if pending is None:
                 continue
-            key, value, headers, ts, callback, enqueued = pending
+            key, value, ts, headers, _ = rows[i]
+            callback, enqueued = pending
             offset = result.base_offset + i if failure is None and acked else None
             stamp = result.log_append_time if result.log_append_time >= 0 else ts
             msg = create(
@@ -390,7 +491,7 @@ class Producer:
             self._reports.extend(reports)
             # Without a delivery callback librdkafka frees a message as soon as it is
             # delivered, so it leaves the queue (and len()) then, not at the next poll().
-            self._outstanding -= silent
+            self._uncount(silent)
             self._silent_delivered += silent  # poll() returns on these too, as confluent's does
             self._ready.notify_all()
 
@@ -408,7 +509,7 @@ class Producer:
             topic, partition if partition >= 0 else None, None, key, value, headers, error
         )
         with self._ready:
-            self._outstanding += 1
+            next(self._produced)
             self._reports.append((callback, error, msg))
 
     # -- reports ---------------------------------------------------------------------------
@@ -419,7 +520,7 @@ class Producer:
         return self._serve()
 
     def _has_reports(self) -> bool:
-        return bool(self._reports) or self._silent_delivered > 0 or self._outstanding == 0
+        return bool(self._reports) or self._silent_delivered > 0 or self._queue_length() == 0
 
     def _emit_statistics(self, stats: Statistics) -> None:
         """librdkafka's producer statistics: messages waiting, and delivered per partition."""
@@ -428,7 +529,9 @@ class Producer:
         for (topic, partition), count in sorted(sent.items()):
             entry = topics.setdefault(topic, {"topic": topic, "partitions": {}})
             entry["partitions"][str(partition)] = {"partition": partition, "txmsgs": count}
-        stats.emit({"msg_cnt": self._outstanding, "txmsgs": sum(sent.values()), "topics": topics})
+        stats.emit(
+            {"msg_cnt": self._queue_length(), "txmsgs": sum(sent.values()), "topics": topics}
+        )
 
     def _serve(self) -> int:
         if self._stats is not None and self._stats.due():
@@ -441,7 +544,7 @@ class Producer:
                 if not self._reports:
                     return served
                 callback, error, msg = self._reports.popleft()
-                self._outstanding -= 1
+                self._uncount(1)
             served += 1
             cb = callback or default
             if cb is not None:
@@ -468,12 +571,12 @@ class Producer:
         with self._lock:
             batches = [self._seal(b) for b in list(self._open.values())]
         for batch in batches:
-            self._loop.call_soon(lambda b=batch: self._enqueue(b))  # type: ignore[misc]
+            self._send_soon(batch)
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
         sim_deadline = (
             None if timeout is None or timeout < 0 else (self._loop.now_ms() + int(timeout * 1000))
         )
-        while self._outstanding > 0:
+        while self._queue_length() > 0:
             if self._real_time:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -488,11 +591,11 @@ class Producer:
                     None if remaining_ms is None else remaining_ms / 1000,
                 )
             self._serve()
-        return self._outstanding
+        return self._queue_length()
 
     def __len__(self) -> int:
         """Messages queued, in flight, or waiting for their delivery report to be served."""
-        return self._outstanding
+        return self._queue_length()
 
     def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
         """Drop queued messages and/or disown in-flight ones; their delivery reports say
@@ -501,6 +604,7 @@ class Producer:
             opened = list(self._open.values()) if in_queue else []
             for batch in opened:
                 batch.sealed = True
+                batch.taken = len(batch.rows)  # a record produced meanwhile goes on (see produce)
                 del self._open[(batch.topic, batch.partition)]
 
         def on_loop() -> None:

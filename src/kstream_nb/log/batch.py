@@ -16,7 +16,7 @@ so the log assigns offsets and epochs by overwriting them without recomputing th
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from enum import IntEnum
 from typing import Any, cast
 
@@ -419,6 +419,19 @@ class BatchBuilder:
         count = self._count
         for key, value, timestamp in rows:
             if append(count, timestamp, key, value, _NO_HEADERS) is None:
+                break
+            count += 1
+        added = count - self._count
+        self._count = count
+        return added
+
+    def extend_rows(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Add rows that start with (key, value, timestamp, headers list or None), ignoring
+        later fields (a producer's queued records); returns how many were added."""
+        append = self._append
+        count = self._count
+        for row in rows:
+            if append(count, row[2], row[0], row[1], row[3] or _NO_HEADERS) is None:
                 break
             count += 1
         added = count - self._count

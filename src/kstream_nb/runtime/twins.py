@@ -29,6 +29,11 @@ __all__ = ["TwinWriter"]
 log = logging.getLogger(__name__)
 _Done = tuple[PartitionLog, TwinJob, TwinInfo | None]
 WARM_BYTES = 256 * 1024  # new bytes in an active segment worth decoding ahead of queries
+# Decoding ahead is background work: it waits until a segment has had no append for
+# WARM_IDLE_MS (on the cluster's clock), so it does not take the GIL from a burst of produce,
+# unless WARM_BUSY_BYTES have piled up (what a query would otherwise decode itself).
+WARM_IDLE_MS = 500
+WARM_BUSY_BYTES = 64 * 1024 * 1024
 
 
 def _looks_json(table: pa.Table) -> bool:
@@ -77,14 +82,26 @@ class TwinWriter:
             for job in partition_log.take_twin_jobs():
                 self._submit(partition_log, job)
                 count += 1
-            self._warm(partition_log, 1 if warm_all else WARM_BYTES)
+            self._warm(partition_log, warm_all)
         return count
 
-    def _warm(self, partition_log: PartitionLog, min_bytes: int) -> None:
-        """Decode what arrived in the active segment, ahead of the next query (and its twin)."""
+    def _warm(self, partition_log: PartitionLog, now: bool = False) -> None:
+        """Decode what arrived in the active segment, ahead of the next query (and its twin):
+        when it grew by WARM_BYTES and then rested (any growth, at once, when `now`)."""
         segment = partition_log.active_segment
         key = segment.cache_key()
-        if key in self._warming or segment.size - DECODED.end_of(key) < min_bytes:
+        if key in self._warming:
+            return
+        grown = segment.size - DECODED.end_of(key)
+        if not now and (
+            grown < WARM_BYTES
+            or (
+                grown < WARM_BUSY_BYTES
+                and partition_log.clock.now_ms() - segment.last_modified_ms < WARM_IDLE_MS
+            )
+        ):
+            return
+        if grown <= 0:
             return
         self._warming.add(key)
         fd = segment.reader_fd()
