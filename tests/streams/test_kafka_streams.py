@@ -568,3 +568,36 @@ def test_a_window_store_changelog_expires_and_restore_skips_expired_windows(
         windows = second.store("hourly").fetch("CUST-1")
     # The changelog still holds the expired window's record; restoring skips it.
     assert [count for _, count in windows] == [1]
+
+
+def test_a_restarted_sliding_window_count_continues_from_the_records_it_kept(
+    cluster: Cluster,
+) -> None:
+    """Sliding windows are recomputed from the records of the last 2 x difference; those are
+    logged, so a restart in the middle gives the same windows as one uninterrupted run."""
+    from kstream_nb.streams import SlidingWindows
+
+    def sliding() -> StreamsBuilder:
+        builder = StreamsBuilder()
+        builder.stream("orders").group_by_key().windowed_by(
+            SlidingWindows.of_time_difference_with_no_grace("10s")
+        ).count("recent")
+        return builder
+
+    first_rows = [("CUST-1", {"n": i}) for i in range(3)]  # at +0, +1, +2 ms
+    second_rows = [("CUST-1", {"n": i}) for i in range(3, 5)]  # at +5000, +5001 ms
+    produce(cluster, "orders", first_rows, partitioner="murmur2_random")
+    start = cluster.now_ms()
+    with KafkaStreams(sliding().build(), app_config(cluster, "slide")) as first:
+        first.run(count=3)
+    produce(cluster, "orders", second_rows, after_ms=5000, partitioner="murmur2_random")
+    with KafkaStreams(sliding().build(), app_config(cluster, "slide")) as second:
+        second.run(count=2)
+        restarted = sorted((w.start - start, n) for w, n in second.store("recent").fetch("CUST-1"))
+    with KafkaStreams(sliding().build(), app_config(cluster, "slide-once")) as once:
+        once.run(count=5)
+        uninterrupted = sorted(
+            (w.start - start, n) for w, n in once.store("recent").fetch("CUST-1")
+        )
+    assert restarted == uninterrupted
+    assert max(n for _, n in restarted) == 5  # the window ending at the last record: all five

@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
+import operator
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -348,19 +349,11 @@ class _SlidingAggregate(_WindowedAggregator):
     """Sliding windows by their definition: every window that a record's arrival creates or
     changes is recomputed from the records kept for the key (within difference + grace of
     stream time), and forwarded when its aggregate changed. Windows are [start, end], both
-    ends inclusive, end - start == difference."""
+    ends inclusive, end - start == difference. The kept records live in a logged store of
+    their own (`<store>-records`, msgpack like a join's buffer), so a restarted or reassigned
+    task recomputes from the same records."""
 
     windows: SlidingWindows
-
-    def __init__(
-        self,
-        store: str,
-        windows: SlidingWindows,
-        initializer: Callable[[], Any],
-        aggregator: Callable[[Any, Any, Any], Any],
-    ) -> None:
-        super().__init__(store, windows, initializer, aggregator)
-        self.records: dict[Any, list[tuple[int, Any]]] = {}
 
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
@@ -370,10 +363,11 @@ class _SlidingAggregate(_WindowedAggregator):
         if t + d < close_time:  # even the window starting at t - ... has closed
             self.task.dropped_late += 1
             return
-        kept = [r for r in self.records.get(record.key, []) if r[0] + 2 * d >= close_time]
-        kept.append((t, record.value))
-        kept.sort(key=lambda r: r[0])
-        self.records[record.key] = kept
+        buffer: KeyValueStore = self.task.store(sliding_records_store(self.store_name))
+        kept = [r for r in buffer.read(record.key) or [] if r[0] + 2 * d >= close_time]
+        kept.append([t, record.value])
+        kept.sort(key=_AT)
+        buffer.write(record.key, kept)
         starts = {t - d, t + 1}
         for ts, _ in kept:
             if ts - d <= t <= ts:
@@ -395,6 +389,14 @@ class _SlidingAggregate(_WindowedAggregator):
             store.put(record.key, start, agg)
             out = Windowed(record.key, Window(start, end))
             self.forward(StreamRecord(out, Change(agg, old), t, record.headers))
+
+
+def sliding_records_store(store: str) -> str:
+    """The store of the records a sliding-window aggregation keeps next to its windows."""
+    return f"{store}-records"
+
+
+_AT = operator.itemgetter(0)
 
 
 class _TableSource(Processor):
@@ -1574,6 +1576,28 @@ class SlidingWindowedKStream(TimeWindowedKStream):
         self, store: str, initializer: Callable[[], Any], aggregator: Callable[[Any, Any, Any], Any]
     ) -> Processor:
         return _SlidingAggregate(store, self._windows, initializer, aggregator)
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        materialized: str | None = None,
+        value_serde: Serde | None = None,
+        *,
+        retention: str | int | None = None,
+    ) -> KTable:
+        """As `TimeWindowedKStream.aggregate`; the records of each key's open windows are kept
+        in a second logged store, `<store>-records`."""
+        table = super().aggregate(
+            initializer, aggregator, materialized, value_serde, retention=retention
+        )
+        assert table._store is not None
+        records = sliding_records_store(table._store)
+        self._grouped._stream._b._stores[records] = StoreSpec(
+            records, "kv", self._grouped._key_serde, _WIRE
+        )
+        table._node.stores = (*table._node.stores, records)
+        return table
 
 
 class SessionWindowedKStream:
