@@ -32,7 +32,7 @@ from kstream_nb.clock import parse_duration_ms
 from kstream_nb.streams.errors import DeserializationError
 from kstream_nb.streams.serdes import Serde, Serdes, SerializationError
 from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
-from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Topology
+from kstream_nb.streams.topology import Change, Node, Processor, StreamRecord, Task, Topology
 from kstream_nb.streams.windows import (
     SessionWindow,
     SessionWindows,
@@ -170,11 +170,16 @@ class _Source(Processor):
         self.value_serde = value_serde
         self.extractor = timestamp_extractor
 
+    def init(self, task: Task, children: list[Processor]) -> None:
+        super().init(task, children)
+        defaults = task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
+        self._key_of = (self.key_serde or defaults[0]).deserialize
+        self._value_of = _value_serde(self.value_serde, defaults[1]).deserialize
+
     def process(self, record: StreamRecord) -> None:
-        defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
         try:
-            key = (self.key_serde or defaults[0]).deserialize(record.key)
-            value = _value_serde(self.value_serde, defaults[1]).deserialize(record.value)
+            key = self._key_of(record.key)
+            value = self._value_of(record.value)
         except SerializationError as exc:
             raise DeserializationError(str(exc)) from exc
         timestamp = record.timestamp
@@ -182,7 +187,9 @@ class _Source(Processor):
             timestamp = int(self.extractor(value, record.timestamp))
             if timestamp < 0:
                 raise ValueError(f"the timestamp extractor gave a negative timestamp {timestamp}")
-        self.task.stream_time = max(self.task.stream_time, timestamp)
+        task = self.task
+        if timestamp > task.stream_time:
+            task.stream_time = timestamp
         self.forward(StreamRecord(key, value, timestamp, record.headers))
 
 

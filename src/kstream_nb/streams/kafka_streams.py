@@ -341,8 +341,10 @@ class KafkaStreams:
             now = self._cluster.now_ms()
             for each in self.tasks.values():
                 each.advance_wall_clock(now)
+            tasks, sub_of = self.tasks, self._sub_of
+            # Message's slots are read directly: its accessors cost a call each, per record.
             for msg in messages:
-                error = msg.error()
+                error = msg._error
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
                         continue
@@ -350,18 +352,19 @@ class KafkaStreams:
                         self._rejoin(error)
                         continue
                     raise KafkaException(error)
-                topic, partition = msg.topic() or "", msg.partition() or 0
-                task = self.tasks.get((self._sub_of[topic], partition))
+                topic = msg._topic or ""
+                task = tasks.get((sub_of[topic], msg._partition or 0))
                 if task is None:  # revoked while in flight
                     continue
-                offset = msg.offset()
+                offset = msg._offset
+                headers = msg._headers
                 task.process(
                     topic,
                     -1 if offset is None else offset,
-                    msg.key(),
-                    msg.value(),
-                    msg.timestamp()[1],
-                    _headers(msg.headers()) if msg.headers() else (),
+                    msg._key,
+                    msg._value,
+                    msg._timestamp[1],
+                    _headers(headers) if headers else (),
                 )
                 done += 1
             self.processed += done
