@@ -342,8 +342,8 @@ def test_twins_scheduled_while_the_cluster_closes_start_no_worker(
 
 
 def test_active_segments_are_decoded_ahead_once_writes_rest(cluster: Cluster) -> None:
-    """Decoding ahead of queries is background work: it waits for a segment to rest, unless
-    so much piled up that a query would have a lot to decode itself."""
+    """Decoding ahead of queries is background work for topics someone queries: it waits for
+    a segment to rest, unless so much piled up that a query would have a lot to decode."""
     from kstream_nb.log.decoded import DECODED
     from kstream_nb.runtime import twins
 
@@ -358,7 +358,15 @@ def test_active_segments_are_decoded_ahead_once_writes_rest(cluster: Cluster) ->
         assert cluster.twins.wait_idle(30, cluster.twins.install)
         return DECODED.end_of(key)
 
-    assert decoded_after_schedule() == 0  # just written: produce keeps the GIL
+    cluster.advance(f"{twins.WARM_IDLE_MS}ms")
+    assert decoded_after_schedule() == 0  # never queried: no background work
+    assert cluster.sql("SELECT count(*) FROM clicks").fetchall() == [(3,)]
+    for _ in range(3):  # more than WARM_BYTES
+        cluster.produce("clicks", bytes(100_000), partition=0)
+    key = log.active_segment.cache_key()
+    decoded = DECODED.end_of(key)
+    assert decoded < log.active_segment.size
+    assert decoded_after_schedule() == decoded  # just written: produce keeps the GIL
     cluster.advance(f"{twins.WARM_IDLE_MS}ms")
     assert decoded_after_schedule() == log.active_segment.size
     cluster.produce("clicks", bytes(100_000), partition=0)

@@ -282,25 +282,22 @@ class Producer:
                     f"topic {topic!r} has {count} partitions; partition {partition} does not exist",
                 )
             )
-        full = None
         with self._lock:
             batch = self._open.get((topic, partition))
             if batch is not None and batch.rows and batch.size + size > self._batch_size:
-                full = self._seal(batch)  # batch.size reached: the record opens the next one
+                self._seal(batch)  # batch.size reached: the record opens the next one
                 batch = None
             if batch is None:
                 batch = self._new_batch(topic, partition)
-        self._send_soon(full)
         return batch
 
     def _after_append(self, batch: _Batch) -> None:
         """A record went into `batch` and it is full (batch.num.messages) or was sealed
         meanwhile (linger.ms, flush() or another thread): seal it, or move the records the
         seal did not take to the partition's next batch."""
-        full = None
         with self._lock:
             if not batch.sealed:
-                full = self._seal(batch)
+                self._seal(batch)
             else:
                 late = batch.rows[batch.taken :]
                 if not late:
@@ -312,12 +309,7 @@ class Producer:
                 target.rows.extend(late)
                 target.size += sum(_row_size(row) for row in late)
                 if len(target.rows) >= self._batch_num_messages:
-                    full = self._seal(target)
-        self._send_soon(full)
-
-    def _send_soon(self, batch: _Batch | None) -> None:
-        if batch is not None:
-            self._loop.call_soon(lambda: self._enqueue(batch))
+                    self._seal(target)
 
     def _uncount(self, n: int) -> None:
         """Take `n` messages out of the queue count (served, refused or dropped)."""
@@ -355,16 +347,17 @@ class Producer:
         self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
         return batch
 
-    def _seal(self, batch: _Batch) -> _Batch | None:
-        """Close a batch for sending (lock held) and encode it; idempotent sequences advance
-        here. None when it holds no record."""
+    def _seal(self, batch: _Batch) -> None:
+        """Close a batch (lock held), encode it and queue it for sending; idempotent sequences
+        advance here. Queued under the lock, batches of a partition go out in the order they
+        were sealed, whichever thread sealed them."""
         batch.sealed = True
         tp = (batch.topic, batch.partition)
         if self._open.get(tp) is batch:
             del self._open[tp]
         batch.taken = taken = len(batch.rows)
         if taken == 0:
-            return None
+            return
         builder = BatchBuilder(
             self._compression,
             producer_id=self._producer_id,
@@ -375,15 +368,12 @@ class Producer:
         batch.data = builder.build()
         if self._producer_id >= 0:
             self._sequences[tp] = self._sequences.get(tp, 0) + taken
-        return batch
+        self._loop.call_soon(lambda: self._enqueue(batch))
 
     def _linger_expired(self, batch: _Batch) -> None:
         with self._lock:
-            if batch.sealed:
-                return
-            full = self._seal(batch)
-        if full is not None:
-            self._enqueue(full)
+            if not batch.sealed:
+                self._seal(batch)
 
     # -- on the cluster's thread -----------------------------------------------------------
 
@@ -569,9 +559,8 @@ class Producer:
         Returns how many messages are still outstanding, as confluent-kafka does.
         """
         with self._lock:
-            batches = [self._seal(b) for b in list(self._open.values())]
-        for batch in batches:
-            self._send_soon(batch)
+            for batch in list(self._open.values()):
+                self._seal(batch)
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
         sim_deadline = (
             None if timeout is None or timeout < 0 else (self._loop.now_ms() + int(timeout * 1000))

@@ -62,6 +62,8 @@ class TwinWriter:
         self._executor_lock = threading.Lock()  # close() may run on another thread than _run()
         self._names = itertools.count()
         self.failures: list[str] = []
+        #: Topics queried so far (SQL, scan): only their active segments are decoded ahead.
+        self.queried: set[str] = set()
         self.closed = False
 
     def leader_logs(self) -> list[PartitionLog]:
@@ -86,8 +88,11 @@ class TwinWriter:
         return count
 
     def _warm(self, partition_log: PartitionLog, now: bool = False) -> None:
-        """Decode what arrived in the active segment, ahead of the next query (and its twin):
-        when it grew by WARM_BYTES and then rested (any growth, at once, when `now`)."""
+        """Decode what arrived in the active segment of a topic queried before, ahead of the
+        next query (and its twin): when it grew by WARM_BYTES and then rested (any growth of
+        any topic, at once, when `now`). Topics nobody queries cost no background work."""
+        if not now and partition_log.topic not in self.queried:
+            return
         segment = partition_log.active_segment
         key = segment.cache_key()
         if key in self._warming:

@@ -289,6 +289,7 @@ def take_snapshot(cluster: Cluster, topic: str) -> Snapshot:
 
     def capture() -> tuple[Snapshot, list[_RawTail]]:
         logs = _topic_logs(cluster.core, topic)
+        cluster.twins.queried.update(log.topic for log in logs.values())  # decode ahead now on
         directory.mkdir(parents=True)
         snapshot = Snapshot(topic, directory, {}, {}, [])
         raw: list[_RawTail] = []
