@@ -20,8 +20,10 @@ from kstream_nb.log.batch import (
     Record,
     RecordBatch,
     build_batch,
+    header_max_timestamp,
     iter_batches,
     stamp_batch,
+    stamped,
 )
 from kstream_nb.log.config import LONG_MAX, LogConfig
 from kstream_nb.log.decoded import DECODED
@@ -363,27 +365,38 @@ class PartitionLog:
         duplicate = self._check_producers(batches)
         if duplicate is not None:
             return duplicate
-        buf = bytearray().join(b.data for b in batches)
         next_offset = self.log_end_offset
-        pos = 0
         meta: list[tuple[int, int, int, int]] = []
         max_ts, offset_of_max = -1, next_offset
         for b in batches:
-            stamp_batch(
-                buf,
-                pos,
-                base_offset=next_offset,
-                partition_leader_epoch=leader_epoch,
-                log_append_time=log_append_time if log_append_time >= 0 else None,
-                max_timestamp=b.max_timestamp,
-            )
             last = next_offset + b.last_offset_delta
             batch_max = log_append_time if log_append_time >= 0 else b.max_timestamp
             if batch_max > max_ts:
                 max_ts, offset_of_max = batch_max, last
             meta.append((next_offset, last, batch_max, b.size))
-            pos += b.size
             next_offset = last + 1
+        only = batches[0]
+        buf: bytes | bytearray
+        if (
+            len(batches) == 1
+            and log_append_time < 0
+            and header_max_timestamp(only.data) == only.max_timestamp
+        ):
+            # The usual produce request: one batch whose CRC stays valid, copied once.
+            buf = stamped(only.data, base_offset=meta[0][0], partition_leader_epoch=leader_epoch)
+        else:
+            buf = bytearray().join(b.data for b in batches)
+            pos = 0
+            for b, (base, _, _, size) in zip(batches, meta, strict=True):
+                stamp_batch(
+                    buf,
+                    pos,
+                    base_offset=base,
+                    partition_leader_epoch=leader_epoch,
+                    log_append_time=log_append_time if log_append_time >= 0 else None,
+                    max_timestamp=b.max_timestamp,
+                )
+                pos += size
         first = meta[0][0]
         self._write(buf, meta, now, max_ts)
         self.leader_epochs.assign(leader_epoch, first)
