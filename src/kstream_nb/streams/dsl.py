@@ -291,22 +291,25 @@ class _WindowAggregate(_WindowedAggregator):
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
             return
-        close_time = self.task.stream_time - self.windows.grace_ms
-        for window in self.windows.windows_for(record.timestamp):
-            if window.end <= close_time:
-                self.task.dropped_late += 1
+        task = self.task
+        windows = self.windows
+        close_time = task.stream_time - windows.grace_ms
+        size = windows.size_ms
+        for start in windows.starts_for(record.timestamp):
+            end = start + size
+            if end <= close_time:
+                task.dropped_late += 1
                 log.debug(
                     "dropped a late record for window %s (stream time %d)",
-                    window,
-                    self.task.stream_time,
+                    Window(start, end),
+                    task.stream_time,
                 )
                 continue
-            slot = (record.key, window.start)
-            old = self.task.table_get(self.store_name, slot)
+            slot = (record.key, start)
+            old = task.table_get(self.store_name, slot)
             base = self.initializer() if old is None else old
             new = self.aggregator(record.key, record.value, base)
-            out = StreamRecord(Windowed(record.key, window), None, record.timestamp, record.headers)
-            self.task.table_put(self, self.store_name, slot, new, old, out)
+            task.table_put(self, self.store_name, slot, new, old, record, (start, end))
 
 
 class _SessionAggregate(_WindowedAggregator):

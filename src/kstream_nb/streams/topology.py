@@ -16,6 +16,7 @@ from typing import Any
 
 from kstream_nb.streams.serdes import Serde
 from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
+from kstream_nb.streams.windows import Window, Windowed
 
 __all__ = ["Change", "Node", "Processor", "StreamRecord", "Task", "Topology"]
 
@@ -233,6 +234,20 @@ class _Cached:
     new: Any
     old: Any
     record: StreamRecord
+    #: A windowed update's window (start, end): its `Windowed` key is built when forwarded.
+    window: tuple[int, int] | None = None
+
+    def forwarded(self) -> StreamRecord:
+        """The record the update forwards: `Change(new, old)`, keyed by its window if any."""
+        record = self.record
+        if self.window is None:
+            return record.with_(value=Change(self.new, self.old))
+        return StreamRecord(
+            Windowed(record.key, Window(*self.window)),
+            Change(self.new, self.old),
+            record.timestamp,
+            record.headers,
+        )
 
 
 #: (topic, key, value, timestamp, headers, sink node, partition key): the partition key, when
@@ -334,21 +349,34 @@ class Task:
         return cached.new if cached is not None else self.stores[store].read(key)
 
     def table_put(
-        self, processor: Processor, store: str, key: Any, new: Any, old: Any, record: StreamRecord
+        self,
+        processor: Processor,
+        store: str,
+        key: Any,
+        new: Any,
+        old: Any,
+        record: StreamRecord,
+        window: tuple[int, int] | None = None,
     ) -> None:
-        """Write a table update and forward `Change(new, old)`, now or, with a record cache,
-        at the next flush: updates of one key in between are merged into one, as in Kafka
-        Streams with `statestore.cache.max.bytes` > 0."""
+        """Write a table update and forward `Change(new, old)` (keyed by `Windowed(record.key,
+        window)` for a windowed update), now or, with a record cache, at the next flush:
+        updates of one key in between are merged into one, as in Kafka Streams with
+        `statestore.cache.max.bytes` > 0."""
         if self.cache_entries <= 0:
             self.stores[store].write(key, new)
-            processor.forward(record.with_(value=Change(new, old)))
+            processor.forward(_Cached(processor, new, old, record, window).forwarded())
             return
         slot = (store, key)
-        previous = self._cache.pop(slot, None)
-        first_old = previous.old if previous is not None else old
-        self._cache[slot] = _Cached(processor, new, first_old, record)
-        if len(self._cache) > self.cache_entries:
-            self.flush()
+        cache = self._cache
+        previous = cache.pop(slot, None)
+        if previous is None:
+            cache[slot] = _Cached(processor, new, old, record, window)
+            if len(cache) > self.cache_entries:
+                self.flush()
+        else:  # merged into the update waiting for this key, which moves to the newest end
+            previous.new = new
+            previous.record = record
+            cache[slot] = previous
 
     def cached(self, store: str) -> dict[Any, Any]:
         """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
@@ -360,7 +388,7 @@ class Task:
             entries, self._cache = self._cache, {}
             for (store, key), cached in entries.items():
                 self.stores[store].write(key, cached.new)
-                cached.processor.forward(cached.record.with_(value=Change(cached.new, cached.old)))
+                cached.processor.forward(cached.forwarded())
 
     def send(
         self, topic: str, record: StreamRecord, node: Node, partition_key: bytes | None = None

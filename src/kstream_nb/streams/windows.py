@@ -84,18 +84,19 @@ class TimeWindows:
             )
         return TimeWindows(self.size_ms, ms, self.grace_ms)
 
+    def starts_for(self, timestamp: int) -> range:
+        """The start of every window holding `timestamp`, oldest first (Kafka's `windowsFor`)."""
+        size, advance = self.size_ms, self.advance_ms
+        if advance == size:  # tumbling: exactly one
+            start = timestamp - timestamp % size
+            return range(start, start + 1)
+        first = max(0, timestamp - size + advance)
+        first -= first % advance
+        return range(first, timestamp + 1, advance)
+
     def windows_for(self, timestamp: int) -> list[Window]:
         """Every window holding `timestamp`, oldest first (as Kafka's `windowsFor`)."""
-        if self.advance_ms == self.size_ms:  # tumbling: exactly one
-            start = timestamp - timestamp % self.size_ms
-            return [Window(start, start + self.size_ms)]
-        start = max(0, timestamp - self.size_ms + self.advance_ms)
-        start -= start % self.advance_ms
-        found = []
-        while start <= timestamp:
-            found.append(Window(start, start + self.size_ms))
-            start += self.advance_ms
-        return found
+        return [Window(start, start + self.size_ms) for start in self.starts_for(timestamp)]
 
 
 @dataclass(frozen=True, slots=True)
