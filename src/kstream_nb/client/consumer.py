@@ -797,13 +797,18 @@ class Consumer:
             for state in self._partitions.values():
                 if state.paused:
                     continue
-                while state.buffer and len(out) < num_messages:
-                    msg = state.buffer.popleft()
-                    if msg.error() is None:
-                        state.position = (msg.offset() or 0) + 1
-                        if self._auto_store:
-                            state.stored = state.position
-                    out.append(msg)
+                buffer = state.buffer
+                taken = min(len(buffer), num_messages - len(out))
+                if taken:
+                    chunk = [buffer.popleft() for _ in range(taken)]
+                    out.extend(chunk)
+                    # The position follows the last record taken (events such as EOF have none).
+                    for msg in reversed(chunk):
+                        if msg._error is None:
+                            state.position = (msg._offset or 0) + 1
+                            if self._auto_store:
+                                state.stored = state.position
+                            break
                 if state.buffer:
                     self._draining = state
                 if len(out) >= num_messages:
