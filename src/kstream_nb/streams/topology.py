@@ -52,6 +52,7 @@ class Processor:
 
     task: Task
     children: list[Processor]
+    name: str  # its node's name, set by the task
 
     def init(self, task: Task, children: list[Processor]) -> None:
         self.task = task
@@ -228,26 +229,21 @@ class PunctuationType(Enum):
     WALL_CLOCK_TIME = "wall_clock_time"
 
 
-@dataclass(slots=True)
-class _Cached:
-    processor: Processor
-    new: Any
-    old: Any
-    record: StreamRecord
-    #: A windowed update's window (start, end): its `Windowed` key is built when forwarded.
-    window: tuple[int, int] | None = None
+#: A table update waiting in the record cache: (processor node, new, old, key, timestamp,
+#: headers, window (start, end) or None). A tuple of plain values, which the garbage collector
+#: stops tracking, and no reference to the input record, whose value is garbage as soon as it
+#: is aggregated: a cache of 100 000 updates would otherwise be walked by every full collection.
+_Cached = tuple[
+    str, Any, Any, Any, int, tuple[tuple[str, bytes | None], ...], tuple[int, int] | None
+]
 
-    def forwarded(self) -> StreamRecord:
-        """The record the update forwards: `Change(new, old)`, keyed by its window if any."""
-        record = self.record
-        if self.window is None:
-            return record.with_(value=Change(self.new, self.old))
-        return StreamRecord(
-            Windowed(record.key, Window(*self.window)),
-            Change(self.new, self.old),
-            record.timestamp,
-            record.headers,
-        )
+
+def _forwarded(entry: _Cached) -> StreamRecord:
+    """The record an update forwards: `Change(new, old)`, keyed by its window if it has one."""
+    _, new, old, key, timestamp, headers, window = entry
+    if window is not None:
+        key = Windowed(key, Window(*window))
+    return StreamRecord(key, Change(new, old), timestamp, headers)
 
 
 #: (topic, key, value, timestamp, headers, sink node, partition key): the partition key, when
@@ -302,6 +298,8 @@ class Task:
             else:
                 self.stores[name] = KeyValueStore(name, on_write)
         self.processors: dict[str, Processor] = {n.name: n.make() for n in sub.nodes}
+        for name, processor in self.processors.items():
+            processor.name = name
         for node in sub.nodes:
             children = [self.processors[c.name] for c in node.children]
             self.processors[node.name].init(self, children)
@@ -346,7 +344,7 @@ class Task:
     def table_get(self, store: str, key: Any) -> Any:
         """A table's current value for `key` (the cache's, if the key waits there)."""
         cached = self._cache.get((store, key))
-        return cached.new if cached is not None else self.stores[store].read(key)
+        return cached[1] if cached is not None else self.stores[store].read(key)
 
     def table_put(
         self,
@@ -362,33 +360,32 @@ class Task:
         window)` for a windowed update), now or, with a record cache, at the next flush:
         updates of one key in between are merged into one, as in Kafka Streams with
         `statestore.cache.max.bytes` > 0."""
+        entry = (processor.name, new, old, record.key, record.timestamp, record.headers, window)
         if self.cache_entries <= 0:
             self.stores[store].write(key, new)
-            processor.forward(_Cached(processor, new, old, record, window).forwarded())
+            processor.forward(_forwarded(entry))
             return
         slot = (store, key)
         cache = self._cache
         previous = cache.pop(slot, None)
-        if previous is None:
-            cache[slot] = _Cached(processor, new, old, record, window)
-            if len(cache) > self.cache_entries:
-                self.flush()
-        else:  # merged into the update waiting for this key, which moves to the newest end
-            previous.new = new
-            previous.record = record
-            cache[slot] = previous
+        if previous is not None:  # merged into the waiting update, which moves to the end
+            entry = (previous[0], new, previous[2], previous[3], *entry[4:6], previous[6])
+        cache[slot] = entry
+        if previous is None and len(cache) > self.cache_entries:
+            self.flush()
 
     def cached(self, store: str) -> dict[Any, Any]:
         """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
-        return {key: c.new for (name, key), c in self._cache.items() if name == store}
+        return {key: c[1] for (name, key), c in self._cache.items() if name == store}
 
     def flush(self) -> None:
         """Write every cached update to its store (and changelog) and forward it."""
         while self._cache:
             entries, self._cache = self._cache, {}
+            processors = self.processors
             for (store, key), cached in entries.items():
-                self.stores[store].write(key, cached.new)
-                cached.processor.forward(cached.forwarded())
+                self.stores[store].write(key, cached[1])
+                processors[cached[0]].forward(_forwarded(cached))
 
     def send(
         self, topic: str, record: StreamRecord, node: Node, partition_key: bytes | None = None
