@@ -381,3 +381,28 @@ def test_an_eager_member_revokes_and_commits_before_anyone_gets_its_partitions(
     a.close()
     b.close()
     assert set(failures) <= {KafkaError._NO_OFFSET}
+
+
+def test_a_consumed_message_answers_every_accessor(cluster: Cluster) -> None:
+    """The fetch loop builds messages inline (not through Message._create): every slot must
+    still be set, as for any other message."""
+    from kstream_nb import Message
+
+    produce(3)
+    c = consumer()
+    c.assign([TopicPartition("orders", 0, 0)])
+    msg = c.poll(5)
+    assert msg is not None and msg.error() is None
+    for slot in Message.__slots__:
+        getattr(msg, slot)  # AttributeError if the fetch loop forgot one
+    assert (msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value()) == (
+        "orders",
+        0,
+        0,
+        None,
+        b"0",
+    )
+    assert msg.headers() is None and msg.latency() is None
+    assert msg.leader_epoch() is not None and msg.leader_epoch() >= 0
+    assert msg.timestamp()[0] == 1  # TIMESTAMP_CREATE_TIME
+    c.close()

@@ -861,25 +861,26 @@ class Consumer:
                         if batch.timestamp_type is TimestampType.LOG_APPEND_TIME
                         else TIMESTAMP_CREATE_TIME
                     )
-                    create = Message._create
+                    new = Message.__new__
                     append = state.buffer.append
                     epoch = batch.partition_leader_epoch
+                    epoch_or_none = None if epoch < 0 else epoch
+                    # Message._create inlined: this loop runs once per record consumed.
                     for r in batch.raw_records():
                         if r.offset >= offset:
-                            append(
-                                create(
-                                    topic,
-                                    partition,
-                                    r.offset,
-                                    r.key,
-                                    r.value,
-                                    r.headers or None,
-                                    None,
-                                    (kind, r.timestamp),
-                                    None,
-                                    epoch,
-                                )
-                            )
+                            msg = new(Message)
+                            msg._topic = topic
+                            msg._partition = partition
+                            msg._offset = r.offset
+                            msg._key = r.key
+                            msg._value = r.value
+                            msg._headers = r.headers or None
+                            msg._error = None
+                            msg._timestamp = (kind, r.timestamp)
+                            msg._latency = None
+                            msg._leader_epoch = epoch_or_none
+                            msg._delivery_count = None
+                            append(msg)
                 if state.buffer:
                     got = True
                     state.eof_reported = False
