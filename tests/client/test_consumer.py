@@ -392,7 +392,8 @@ def test_a_consumed_message_answers_every_accessor(cluster: Cluster) -> None:
     c = consumer()
     c.assign([TopicPartition("orders", 0, 0)])
     msg = c.poll(5)
-    assert msg is not None and msg.error() is None
+    assert msg is not None
+    assert msg.error() is None
     for slot in Message.__slots__:
         getattr(msg, slot)  # AttributeError if the fetch loop forgot one
     assert (msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value()) == (
@@ -402,7 +403,10 @@ def test_a_consumed_message_answers_every_accessor(cluster: Cluster) -> None:
         None,
         b"0",
     )
-    assert msg.headers() is None and msg.latency() is None
-    assert msg.leader_epoch() is not None and msg.leader_epoch() >= 0
+    assert msg.headers() is None
+    assert msg.latency() is None
+    epoch = msg.leader_epoch()
+    assert epoch is not None
+    assert epoch >= 0
     assert msg.timestamp()[0] == 1  # TIMESTAMP_CREATE_TIME
     c.close()
