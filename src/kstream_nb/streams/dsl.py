@@ -1495,6 +1495,10 @@ class TimeWindowedKStream(_Aggregating):
     ) -> Processor:
         return _WindowAggregate(store, self._windows, initializer, aggregator)
 
+    def _with_companions(self, table: KTable) -> KTable:
+        """Stores the aggregation keeps next to its window store (none for time windows)."""
+        return table
+
     def aggregate(
         self,
         initializer: Callable[[], Any],
@@ -1509,7 +1513,7 @@ class TimeWindowedKStream(_Aggregating):
         that it is gone from interactive queries too."""
         size = self._window_size()
         retention_ms = self._retention_of(retention)
-        return self._grouped._materialize(
+        table = self._grouped._materialize(
             materialized,
             lambda store: StoreSpec(
                 store,
@@ -1523,6 +1527,7 @@ class TimeWindowedKStream(_Aggregating):
             lambda store: self._processor(store, initializer, aggregator),
             self._windows if isinstance(self._windows, TimeWindows) else None,
         )
+        return self._with_companions(table)
 
 
 class KGroupedTable:
@@ -1587,20 +1592,9 @@ class SlidingWindowedKStream(TimeWindowedKStream):
     ) -> Processor:
         return _SlidingAggregate(store, self._windows, initializer, aggregator)
 
-    def aggregate(
-        self,
-        initializer: Callable[[], Any],
-        aggregator: Callable[[Any, Any, Any], Any],
-        materialized: str | None = None,
-        value_serde: Serde | None = None,
-        *,
-        retention: str | int | None = None,
-    ) -> KTable:
-        """As `TimeWindowedKStream.aggregate`; the records of each key's open windows are kept
-        in a second logged store, `<store>-records`."""
-        table = super().aggregate(
-            initializer, aggregator, materialized, value_serde, retention=retention
-        )
+    def _with_companions(self, table: KTable) -> KTable:
+        """The records of each key's open windows are kept in a second logged store,
+        `<store>-records`, on the aggregation's node."""
         assert table._store is not None
         records = sliding_records_store(table._store)
         self._grouped._stream._b._stores[records] = StoreSpec(
