@@ -237,17 +237,24 @@ class _Sink(Processor):
             found = self._windowed[kind] = made
         return found
 
+    def init(self, task: Task, children: list[Processor]) -> None:
+        super().init(task, children)
+        defaults = task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
+        self._own_key_serde = self.key_serde or defaults[0]
+        self._value_bytes = _value_serde(self.value_serde, defaults[1]).serialize
+
     def process(self, record: StreamRecord) -> None:
-        defaults = self.task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
-        key_serde = self._key_serde(record.key, self.key_serde or defaults[0])
+        key_serde = self._key_serde(record.key, self._own_key_serde)
         topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
         key = key_serde.serialize(record.key)
-        value = _value_serde(self.value_serde, defaults[1]).serialize(record.value)
+        value = self._value_bytes(record.value)
         partition_key = None
         if isinstance(key_serde, WindowedSerde) and isinstance(record.key, Windowed):
             # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
             partition_key = key_serde.serialize_base_key(record.key)
-        self.task.send(topic, record.with_(key=key, value=value), self.node, partition_key)
+        self.task.collector(
+            topic, key, value, record.timestamp, record.headers, self.node, partition_key
+        )
 
 
 class _Aggregate(Processor):

@@ -115,6 +115,7 @@ class KafkaStreams:
         self._global_consumer: Consumer | None = None
         self._global_stores = {name: KeyValueStore(name) for name in topology.global_tables}
         self._store_serdes: dict[str, tuple[Serde, Serde]] = {}
+        self._changelogs: dict[str, str] = {}  # store -> its changelog topic
         self._sub_of: dict[str, int] = {}
         for sub in topology.subtopologies:
             for topic in sub.sources:
@@ -406,7 +407,12 @@ class KafkaStreams:
         assert self._producer is not None
         name = self._topic(topic) if node.internal else topic
         self._producer.send(
-            name, key, value, timestamp, list(headers) or None, partition_key=partition_key
+            name,
+            key,
+            value,
+            timestamp,
+            list(headers) if headers else None,
+            partition_key=partition_key,
         )
 
     def _produce(
@@ -423,15 +429,11 @@ class KafkaStreams:
 
     def _write_changelog(self, task: Task, store: str, key: Any, value: Any) -> None:
         spec = self.topology.stores[store]
+        topic = self._changelogs.get(store)
+        if topic is None:
+            topic = self._changelogs[store] = self.changelog_topic(store)
         data_key, data_value = self._encode(spec, key, value)
-        self._produce(
-            self.changelog_topic(store),
-            data_key,
-            data_value,
-            task.stream_time,
-            None,
-            task.partition,
-        )
+        self._produce(topic, data_key, data_value, task.stream_time, None, task.partition)
 
     def _serdes(self, spec: StoreSpec) -> tuple[Serde, Serde]:
         found = self._store_serdes.get(spec.name)

@@ -139,8 +139,14 @@ class WindowStore:
                 if not windows:
                     del self._by_key[key]
             return
-        self._by_key.setdefault(key, {})[window_start] = value
-        self._starts.setdefault(window_start, set()).add(key)
+        windows = self._by_key.get(key)
+        if windows is None:  # (setdefault would build an empty dict and set on every write)
+            windows = self._by_key[key] = {}
+        windows[window_start] = value
+        keys = self._starts.get(window_start)
+        if keys is None:
+            keys = self._starts[window_start] = set()
+        keys.add(key)
 
     def get(self, key: Any, window_start: int) -> Any:
         if self._expired(window_start):

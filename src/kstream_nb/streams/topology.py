@@ -387,13 +387,6 @@ class Task:
                 self.stores[store].write(key, cached[1])
                 processors[cached[0]].forward(_forwarded(cached))
 
-    def send(
-        self, topic: str, record: StreamRecord, node: Node, partition_key: bytes | None = None
-    ) -> None:
-        self.collector(
-            topic, record.key, record.value, record.timestamp, record.headers, node, partition_key
-        )
-
 
 def _bind(
     writer: Callable[[Task, str, Any, Any], None], task: Task, name: str
