@@ -306,10 +306,16 @@ class Task:
         self._sources = {
             topic_name(topic): self.processors[node.name] for topic, node in sub.sources.items()
         }
-        self.current: tuple[str, int, int] = ("", partition, -1)
+        self._current_topic = ""
+        self._current_offset = -1
 
     def store(self, name: str) -> Any:
         return self.stores[name]
+
+    @property
+    def current(self) -> tuple[str, int, int]:
+        """(topic, partition, offset) of the record being processed (-1: none yet)."""
+        return (self._current_topic, self.partition, self._current_offset)
 
     def process(
         self,
@@ -322,9 +328,14 @@ class Task:
     ) -> None:
         """Run one record (still bytes) from `topic` through the sub-topology."""
         source = self._sources[topic]
-        self.current = (topic, self.partition, offset)
+        self._current_topic = topic
+        self._current_offset = offset
         try:
-            source.process(StreamRecord(key, value, timestamp, tuple(headers)))
+            source.process(
+                StreamRecord(
+                    key, value, timestamp, headers if type(headers) is tuple else tuple(headers)
+                )
+            )
         except Exception as exc:  # the error policy decides: fail, or skip (and dead-letter)
             if self.on_error is None:
                 raise
