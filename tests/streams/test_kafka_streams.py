@@ -601,3 +601,17 @@ def test_a_restarted_sliding_window_count_continues_from_the_records_it_kept(
         )
     assert restarted == uninterrupted
     assert max(n for _, n in restarted) == 5  # the window ending at the last record: all five
+
+
+def test_the_record_cache_budget_is_shared_by_the_instances_tasks(cluster: Cluster) -> None:
+    """statestore.cache.max.bytes bounds the whole instance, as in Kafka Streams: three tasks
+    get a third each, not the whole budget each."""
+    builder = StreamsBuilder()
+    builder.stream("orders").group_by_key().count("counts")
+    config = {**app_config(cluster, "budget"), "statestore.cache.max.bytes": 30_000}
+    produce(cluster, "orders", [(f"CUST-{i}", {"n": i}) for i in range(30)])
+    with KafkaStreams(builder.build(), config) as streams:
+        streams.run(count=30)
+        shares = [task.cache_entries for task in streams.tasks.values()]
+    assert len(shares) == 3
+    assert shares == [100, 100, 100]  # 30 000 bytes at ~100 bytes an entry, split three ways

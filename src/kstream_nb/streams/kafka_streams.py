@@ -490,6 +490,15 @@ class KafkaStreams:
             self._restore(task)
             task.advance_wall_clock(self._cluster.now_ms())
             self.tasks[(sub_id, tp.partition)] = task
+        self._share_cache()
+
+    def _share_cache(self) -> None:
+        """statestore.cache.max.bytes is one budget for the whole instance, as in Kafka
+        Streams (where a thread's tasks share its cache): each task gets an equal share."""
+        if self._cache_entries > 0 and self.tasks:
+            share = max(1, self._cache_entries // len(self.tasks))
+            for task in self.tasks.values():
+                task.cache_entries = share
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with self._lock:
@@ -499,6 +508,7 @@ class KafkaStreams:
                 sub_id = self._sub_of.get(tp.topic)
                 if sub_id is not None:
                     self.tasks.pop((sub_id, tp.partition), None)
+            self._share_cache()
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """The group went on without this member (e.g. max.poll.interval.ms passed between
