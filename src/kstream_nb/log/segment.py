@@ -8,6 +8,7 @@ whole batches up to a byte budget, truncates, and rebuilds itself from its `.log
 from __future__ import annotations
 
 import bisect
+import operator
 import os
 import struct
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ _SCAN_CHUNK = 64 * 1024
 #: reads from the page cache.
 _TAIL_BYTES = 4 * 1024 * 1024
 _TAIL_BATCHES = 256
+_LAST_OFFSET = operator.itemgetter(1)
 _INT32_MAX = 2**31 - 1
 _MS_TO_NS = 1_000_000
 
@@ -61,7 +63,6 @@ class LogSegment:
         "_indexes_existed",
         "_tail",
         "_tail_bytes",
-        "_tail_last",
         "base_offset",
         "generation",
         "index_interval_bytes",
@@ -116,9 +117,8 @@ class LogSegment:
         # Bumped whenever bytes already written are cut: readers caching a prefix must re-read.
         self.generation = 0
         # The newest batches: (base offset, last offset, size, bytes written, start in them),
-        # in file order, and their last offsets (for bisect).
+        # in file order.
         self._tail: list[tuple[int, int, int, bytes, int]] = []
-        self._tail_last: list[int] = []
         self._tail_bytes = 0
 
     # -- opening ---------------------------------------------------------------------------
@@ -233,7 +233,6 @@ class LogSegment:
         for base_offset, last_offset, max_timestamp, size in batches:
             self._index_batch(position, base_offset, last_offset, max_timestamp, size)
             self._tail.append((base_offset, last_offset, size, source, start))
-            self._tail_last.append(last_offset)
             self._tail_bytes += size
             position += size
             start += size
@@ -251,11 +250,9 @@ class LogSegment:
             drop += 1
         if drop:
             del tail[:drop]
-            del self._tail_last[:drop]
 
     def _forget_tail(self) -> None:
         self._tail.clear()
-        self._tail_last.clear()
         self._tail_bytes = 0
 
     # -- reading ---------------------------------------------------------------------------
@@ -330,12 +327,12 @@ class LogSegment:
         Batches that reach `max_offset` (exclusive, e.g. the high watermark) are left out.
         None when the segment holds nothing at or after `offset`.
         """
-        tail_last = self._tail_last
-        if tail_last and offset <= tail_last[-1]:
+        tail = self._tail
+        if tail and offset <= tail[-1][1]:
             # The batch holding `offset` is in memory when an earlier one is, or when the
             # oldest one kept starts at or before it (else a compaction gap may come first).
-            i = bisect.bisect_left(tail_last, offset)
-            if i > 0 or self._tail[0][1] <= offset:
+            i = bisect.bisect_left(tail, offset, key=_LAST_OFFSET)
+            if i > 0 or tail[0][0] <= offset:
                 return self._read_tail(i, max_bytes, max_offset, min_one)
         first = self.translate_offset(offset)
         if first is None:
