@@ -238,9 +238,7 @@ class Producer:
 
     def _pick_partition(self, topic: str, key: bytes | None) -> int:
         """The partitioner's choice for a record without a partition; -1 for a missing topic."""
-        if type(topic) is not str or not topic:
-            raise TypeError("topic must be a non-empty str")
-        count = self._partition_counts.get(topic) or self._partitions_of(topic)
+        count = self._partitions_of(topic)
         if count == 0:
             return -1
         now = self._now_ms()
@@ -266,9 +264,7 @@ class Producer:
     ) -> _Batch | None:
         """The batch a record of `size` bytes goes to when the hot path found none: a new one,
         after sealing a full one; None when the topic does not exist (reported, as librdkafka)."""
-        if type(topic) is not str or not topic:
-            raise TypeError("topic must be a non-empty str")
-        count = self._partition_counts.get(topic) or self._partitions_of(topic)
+        count = self._partitions_of(topic)
         if count == 0:
             error = from_error_code(
                 ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist"
@@ -325,6 +321,9 @@ class Producer:
             return produced + 1 - self._served
 
     def _partitions_of(self, topic: str) -> int:
+        """The topic's partition count (cached), creating it when allowed; 0 if missing."""
+        if type(topic) is not str or not topic:
+            raise TypeError("topic must be a non-empty str")
         count = self._partition_counts.get(topic)
         if count is None:
 

@@ -172,7 +172,7 @@ class _Source(Processor):
 
     def init(self, task: Task, children: list[Processor]) -> None:
         super().init(task, children)
-        defaults = task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
+        defaults = task.default_serdes
         self._key_of = (self.key_serde or defaults[0]).deserialize
         self._value_of = _value_serde(self.value_serde, defaults[1]).deserialize
 
@@ -239,7 +239,7 @@ class _Sink(Processor):
 
     def init(self, task: Task, children: list[Processor]) -> None:
         super().init(task, children)
-        defaults = task.default_serdes or (Serdes.Bytes(), Serdes.Bytes())
+        defaults = task.default_serdes
         self._own_key_serde = self.key_serde or defaults[0]
         self._value_bytes = _value_serde(self.value_serde, defaults[1]).serialize
 

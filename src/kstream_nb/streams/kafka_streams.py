@@ -115,7 +115,6 @@ class KafkaStreams:
         self._global_consumer: Consumer | None = None
         self._global_stores = {name: KeyValueStore(name) for name in topology.global_tables}
         self._store_serdes: dict[str, tuple[Serde, Serde]] = {}
-        self._changelogs: dict[str, str] = {}  # store -> its changelog topic
         self._sub_of: dict[str, int] = {}
         for sub in topology.subtopologies:
             for topic in sub.sources:
@@ -428,12 +427,15 @@ class KafkaStreams:
         self._producer.send(topic, key, value, timestamp, headers, partition)
 
     def _write_changelog(self, task: Task, store: str, key: Any, value: Any) -> None:
-        spec = self.topology.stores[store]
-        topic = self._changelogs.get(store)
-        if topic is None:
-            topic = self._changelogs[store] = self.changelog_topic(store)
-        data_key, data_value = self._encode(spec, key, value)
-        self._produce(topic, data_key, data_value, task.stream_time, None, task.partition)
+        data_key, data_value = self._encode(self.topology.stores[store], key, value)
+        self._produce(
+            self.changelog_topic(store),
+            data_key,
+            data_value,
+            task.stream_time,
+            None,
+            task.partition,
+        )
 
     def _serdes(self, spec: StoreSpec) -> tuple[Serde, Serde]:
         found = self._store_serdes.get(spec.name)

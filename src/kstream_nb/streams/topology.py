@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from kstream_nb.streams.serdes import Serde
+from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
 from kstream_nb.streams.windows import Window, Windowed
 
@@ -274,7 +274,8 @@ class Task:
         self.partition = partition
         self.collector = collector
         self.topic_name = topic_name
-        self.default_serdes = default_serdes
+        #: (key, value) serdes for nodes without their own: the application's, else bytes.
+        self.default_serdes = default_serdes or (Serdes.Bytes(), Serdes.Bytes())
         self.cache_entries = cache_entries
         self._cache: dict[tuple[str, Any], _Cached] = {}
         self.on_error = on_error
@@ -371,17 +372,28 @@ class Task:
         window)` for a windowed update), now or, with a record cache, at the next flush:
         updates of one key in between are merged into one, as in Kafka Streams with
         `statestore.cache.max.bytes` > 0."""
-        entry = (processor.name, new, old, record.key, record.timestamp, record.headers, window)
         if self.cache_entries <= 0:
             self.stores[store].write(key, new)
-            processor.forward(_forwarded(entry))
+            processor.forward(
+                _forwarded(
+                    (processor.name, new, old, record.key, record.timestamp, record.headers, window)
+                )
+            )
             return
         slot = (store, key)
         cache = self._cache
-        previous = cache.pop(slot, None)
-        if previous is not None:  # merged into the waiting update, which moves to the end
-            entry = (previous[0], new, previous[2], previous[3], *entry[4:6], previous[6])
-        cache[slot] = entry
+        previous = cache.pop(slot, None)  # merged: it moves to the newest end
+        if previous is not None:
+            old = previous[2]  # the merged update replaces what the first one replaced
+        cache[slot] = (
+            processor.name,
+            new,
+            old,
+            record.key,
+            record.timestamp,
+            record.headers,
+            window,
+        )
         if previous is None and len(cache) > self.cache_entries:
             self.flush()
 
