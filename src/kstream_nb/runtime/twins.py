@@ -98,15 +98,10 @@ class TwinWriter:
         if key in self._warming:
             return
         grown = segment.size - DECODED.end_of(key)
-        if not now and (
-            grown < WARM_BYTES
-            or (
-                grown < WARM_BUSY_BYTES
-                and partition_log.clock.now_ms() - segment.last_modified_ms < WARM_IDLE_MS
-            )
-        ):
+        if grown <= 0 or (not now and grown < WARM_BYTES):
             return
-        if grown <= 0:
+        resting = partition_log.clock.now_ms() - segment.last_modified_ms >= WARM_IDLE_MS
+        if not (now or resting or grown >= WARM_BUSY_BYTES):
             return
         self._warming.add(key)
         fd = segment.reader_fd()
