@@ -342,9 +342,8 @@ class KafkaStreams:
             for each in self.tasks.values():
                 each.advance_wall_clock(now)
             tasks, sub_of = self.tasks, self._sub_of
-            # Message's slots are read directly: its accessors cost a call each, per record.
             for msg in messages:
-                error = msg._error
+                error = msg.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
                         continue
@@ -352,18 +351,18 @@ class KafkaStreams:
                         self._rejoin(error)
                         continue
                     raise KafkaException(error)
-                topic = msg._topic or ""
-                task = tasks.get((sub_of[topic], msg._partition or 0))
+                topic = msg.topic() or ""
+                task = tasks.get((sub_of[topic], msg.partition() or 0))
                 if task is None:  # revoked while in flight
                     continue
-                offset = msg._offset
-                headers = msg._headers
+                offset = msg.offset()
+                headers = msg.headers()
                 task.process(
                     topic,
                     -1 if offset is None else offset,
-                    msg._key,
-                    msg._value,
-                    msg._timestamp[1],
+                    msg.key(),
+                    msg.value(),
+                    msg.timestamp()[1],
                     _headers(headers) if headers else (),
                 )
                 done += 1
