@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kstream_nb.streams import (
+    Serde,
     Serdes,
     StreamsBuilder,
     StreamsError,
@@ -733,3 +734,29 @@ def test_the_suppression_buffer_changelog_format_round_trips() -> None:
     values = _BufferValueSerde(None).resolved(Serdes.Long())
     entry = (Change(3, None), 123, (("h", b"x"), ("n", None)))
     assert values.deserialize(values.serialize(entry)) == entry
+
+
+class _Upper(Serde):
+    """A serde subclass that deserializes its own way (no functions handed to Serde)."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda s: s.encode(), lambda b: b.decode(), "upper")
+
+    def deserialize(self, data: bytes | None) -> Any:
+        if data == b"bad":
+            raise ValueError("upper refuses 'bad'")
+        return None if data is None else data.decode().upper()
+
+
+def test_a_source_uses_a_serde_subclasss_own_deserialize() -> None:
+    builder = StreamsBuilder()
+    builder.stream("n", value_serde=_Upper()).to("out", value_serde=Serdes.String())
+    config = {**CONFIG, "default.deserialization.exception.handler": "log_and_continue"}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.pipe_raw("n", b"k", b"abc")
+        driver.pipe_raw("n", b"k", b"bad")
+        assert driver.create_output_topic(
+            "out", value_serde=Serdes.String()
+        ).read_values_to_list() == ["ABC"]
+        assert len(driver.skipped) == 1
+        assert "upper refuses 'bad'" in driver.skipped[0]

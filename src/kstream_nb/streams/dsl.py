@@ -67,50 +67,52 @@ _WIRE = Serde(msgspec.msgpack.encode, msgspec.msgpack.decode, "msgpack")
 
 class WindowedSerde(Serde):
     """A serde of `Windowed` keys around the serde of their base key (`inner`), as Kafka's
-    WindowedSerializer: a sink writing with it partitions by the base key alone (Kafka's
-    WindowedStreamPartitioner), so every window of a key lands in that key's partition."""
+    WindowedSerializer: the base key's bytes, then the window's (`window_bytes`). A sink
+    writing with it partitions by the base key alone (Kafka's WindowedStreamPartitioner), so
+    every window of a key lands in that key's partition."""
 
     def __init__(
         self,
         inner: Serde,
-        serialize: Callable[[Any], bytes],
+        window_bytes: Callable[[Window], bytes],
         deserialize: Callable[[bytes], Any],
         name: str,
     ) -> None:
-        super().__init__(serialize, deserialize, name)
+        super().__init__(lambda key: self.serialize_parts(key)[0], deserialize, name)
         self.inner = inner
+        self._window_bytes = window_bytes
 
-    def serialize_base_key(self, key: Windowed) -> bytes | None:
-        """The bytes the partitioner hashes: the base key's, without the window."""
-        return self.inner.serialize(key.key)
+    def serialize_parts(self, key: Windowed) -> tuple[bytes, bytes | None]:
+        """The key's bytes and its base key's (what the partitioner hashes)."""
+        base = self.inner.serialize(key.key)
+        return (base or b"") + self._window_bytes(key.window), base
 
 
 def windowed_serde(inner: Serde, size_ms: int) -> WindowedSerde:
     """Kafka's TimeWindowedSerde: the key's bytes, then the window start as 8 bytes."""
 
-    def serialize(key: Windowed) -> bytes:
-        data = inner.serialize(key.key) or b""
-        return data + _START.pack(key.window.start)
-
     def deserialize(data: bytes) -> Windowed:
         start = _START.unpack(data[-8:])[0]
         return Windowed(inner.deserialize(bytes(data[:-8])), Window(start, start + size_ms))
 
-    return WindowedSerde(inner, serialize, deserialize, f"windowed<{inner.name}>")
+    return WindowedSerde(
+        inner, lambda window: _START.pack(window.start), deserialize, f"windowed<{inner.name}>"
+    )
 
 
 def session_windowed_serde(inner: Serde) -> WindowedSerde:
     """Kafka's SessionWindowedSerde: the key's bytes, then the session's end and start."""
 
-    def serialize(key: Windowed) -> bytes:
-        data = inner.serialize(key.key) or b""
-        return data + _START.pack(key.window.end) + _START.pack(key.window.start)
-
     def deserialize(data: bytes) -> Windowed:
         end, start = _START.unpack(data[-16:-8])[0], _START.unpack(data[-8:])[0]
         return Windowed(inner.deserialize(bytes(data[:-16])), SessionWindow(start, end))
 
-    return WindowedSerde(inner, serialize, deserialize, f"windowed-session<{inner.name}>")
+    return WindowedSerde(
+        inner,
+        lambda window: _START.pack(window.end) + _START.pack(window.start),
+        deserialize,
+        f"windowed-session<{inner.name}>",
+    )
 
 
 class ChangeSerde(Serde):
@@ -173,15 +175,19 @@ class _Source(Processor):
     def init(self, task: Task, children: list[Processor]) -> None:
         super().init(task, children)
         defaults = task.default_serdes
-        self._key_of = (self.key_serde or defaults[0]).deserialize
-        self._value_of = _value_serde(self.value_serde, defaults[1]).deserialize
+        self._key_serde = self.key_serde or defaults[0]
+        self._value_serde = _value_serde(self.value_serde, defaults[1])
+        self._key_of = self._key_serde.deserializer()
+        self._value_of = self._value_serde.deserializer()
 
     def process(self, record: StreamRecord) -> None:
+        """Deserialize the task's record in place (nothing else holds it) and forward it."""
+        raw_key, raw_value = record.key, record.value
         try:
-            key = self._key_of(record.key)
-            value = self._value_of(record.value)
-        except SerializationError as exc:
-            raise DeserializationError(str(exc)) from exc
+            key = None if raw_key is None else self._key_of(raw_key)
+            value = None if raw_value is None else self._value_of(raw_value)
+        except Exception as exc:
+            raise self._deserialization_error(raw_key, raw_value, exc) from exc
         timestamp = record.timestamp
         if self.extractor is not None:
             timestamp = int(self.extractor(value, record.timestamp))
@@ -190,7 +196,21 @@ class _Source(Processor):
         task = self.task
         if timestamp > task.stream_time:
             task.stream_time = timestamp
-        self.forward(StreamRecord(key, value, timestamp, record.headers))
+        record.key, record.value, record.timestamp = key, value, timestamp
+        self.forward(record)
+
+    def _deserialization_error(
+        self, raw_key: bytes | None, raw_value: bytes | None, exc: Exception
+    ) -> DeserializationError:
+        """The serdes' own words for a failure of their bare functions."""
+        try:
+            self._key_serde.deserialize(raw_key)
+            self._value_serde.deserialize(raw_value)
+        except SerializationError as error:
+            return DeserializationError(str(error))
+        except Exception:  # a serde subclass's own error: the first one says it
+            pass
+        return DeserializationError(f"cannot deserialize the record: {exc!r}")
 
 
 class _Step(Processor):
@@ -202,6 +222,13 @@ class _Step(Processor):
     def process(self, record: StreamRecord) -> None:
         for out in self.fn(record):
             self.forward(out)
+
+
+class _ToStream(Processor):
+    """A table's updates as a stream: each `Change`'s new value (None: a deletion)."""
+
+    def process(self, record: StreamRecord) -> None:
+        self.forward(StreamRecord(record.key, record.value.new, record.timestamp, record.headers))
 
 
 class _Sink(Processor):
@@ -244,14 +271,19 @@ class _Sink(Processor):
         self._value_bytes = _value_serde(self.value_serde, defaults[1]).serialize
 
     def process(self, record: StreamRecord) -> None:
-        key_serde = self._key_serde(record.key, self._own_key_serde)
         topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
-        key = key_serde.serialize(record.key)
-        value = self._value_bytes(record.value)
+        key: bytes | None
         partition_key = None
-        if isinstance(key_serde, WindowedSerde) and isinstance(record.key, Windowed):
-            # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
-            partition_key = key_serde.serialize_base_key(record.key)
+        if isinstance(record.key, Windowed):
+            key_serde = self._key_serde(record.key, self._own_key_serde)
+            if isinstance(key_serde, WindowedSerde):
+                # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
+                key, partition_key = key_serde.serialize_parts(record.key)
+            else:
+                key = key_serde.serialize(record.key)
+        else:
+            key = self._own_key_serde.serialize(record.key)
+        value = self._value_bytes(record.value)
         self.task.collector(
             topic, key, value, record.timestamp, record.headers, self.node, partition_key
         )
@@ -1860,7 +1892,7 @@ class KTable:
             Node(
                 self._b._name("KTABLE-TOSTREAM"),
                 "processor",
-                lambda: _Step(lambda r: [r.with_(value=r.value.new)]),
+                _ToStream,
             ),
             self._node,
         )

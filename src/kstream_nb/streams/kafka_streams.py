@@ -21,7 +21,7 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kstream_nb.client import Consumer, KafkaError, KafkaException, TopicPartition
@@ -425,16 +425,18 @@ class KafkaStreams:
         assert self._producer is not None
         self._producer.send(topic, key, value, timestamp, headers, partition)
 
-    def _write_changelog(self, task: Task, store: str, key: Any, value: Any) -> None:
-        data_key, data_value = self._encode(self.topology.stores[store], key, value)
-        self._produce(
-            self.changelog_topic(store),
-            data_key,
-            data_value,
-            task.stream_time,
-            None,
-            task.partition,
-        )
+    def _changelog_writer(self, task: Task, store: str) -> Callable[[Any, Any], None]:
+        """What a logged store of `task` calls on each write: the record for its changelog
+        partition (the task's own), stamped with the task's stream time."""
+        encode = self._encoder(self.topology.stores[store])
+        topic, partition = self.changelog_topic(store), task.partition
+
+        def write(key: Any, value: Any) -> None:
+            assert self._producer is not None
+            data_key, data_value = encode(key, value)
+            self._producer.send(topic, data_key, data_value, task.stream_time, None, partition)
+
+        return write
 
     def _serdes(self, spec: StoreSpec) -> tuple[Serde, Serde]:
         found = self._store_serdes.get(spec.name)
@@ -447,14 +449,16 @@ class KafkaStreams:
             self._store_serdes[spec.name] = found
         return found
 
-    def _encode(self, spec: StoreSpec, key: Any, value: Any) -> tuple[bytes | None, bytes | None]:
-        key_serde, value_serde = self._serdes(spec)
-        if spec.kind == "window":
-            inner, start = key
-            return (key_serde.serialize(inner) or b"") + _START.pack(start), value_serde.serialize(
-                value
-            )
-        return key_serde.serialize(key), value_serde.serialize(value)
+    def _encoder(self, spec: StoreSpec) -> Callable[[Any, Any], tuple[bytes | None, bytes | None]]:
+        """A store's (key, value) -> changelog bytes; a window store's key is (key, start)."""
+        serialize_key, serialize_value = (serde.serialize for serde in self._serdes(spec))
+        if spec.kind != "window":
+            return lambda key, value: (serialize_key(key), serialize_value(value))
+        pack = _START.pack
+        return lambda key, value: (
+            (serialize_key(key[0]) or b"") + pack(key[1]),
+            serialize_value(value),
+        )
 
     def _decode(self, spec: StoreSpec, key: bytes, value: bytes | None) -> tuple[Any, Any]:
         key_serde, value_serde = self._serdes(spec)
@@ -484,7 +488,7 @@ class KafkaStreams:
                 topic_name=self._topic,
                 default_serdes=self._defaults,
                 on_error=self.errors.for_tasks(self._dead_letter),
-                store_writer=self._write_changelog,
+                changelog=self._changelog_writer,
                 cache_entries=self._cache_entries,
                 global_stores=self._global_stores,
             )

@@ -54,6 +54,14 @@ class Serde:
                 f"{self.name} serde cannot deserialize {bytes(data[:40])!r}: {exc}"
             ) from exc
 
+    def deserializer(self) -> Callable[[bytes], Any]:
+        """The bare function behind `deserialize`, for loops that map None themselves and, on
+        failure, call `deserialize` for the error that explains it; `deserialize` itself when
+        a subclass deserializes its own way."""
+        if type(self).deserialize is Serde.deserialize:
+            return self._deserialize
+        return self.deserialize
+
     def resolved(self, default: Serde) -> Serde:
         """This serde with the application's default (`default.key.serde` or
         `default.value.serde`) filled in where it has none of its own: itself, for most."""
@@ -78,7 +86,7 @@ class Serdes:
 
     @staticmethod
     def String() -> Serde:  # noqa: N802 -- Kafka Streams' name
-        return Serde(lambda s: s.encode(), lambda b: bytes(b).decode(), "string")
+        return Serde(lambda s: s.encode(), lambda b: str(b, "utf-8"), "string")
 
     @staticmethod
     def Bytes() -> Serde:  # noqa: N802

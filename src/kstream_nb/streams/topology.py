@@ -262,7 +262,7 @@ class Task:
         sub: SubTopology,
         partition: int,
         collector: Collector,
-        store_writer: Callable[[Task, str, Any, Any], None] | None = None,
+        changelog: Callable[[Task, str], Callable[[Any, Any], None]] | None = None,
         global_stores: dict[str, KeyValueStore] | None = None,
         topic_name: Callable[[str], str] = lambda t: t,
         default_serdes: tuple[Serde, Serde] | None = None,
@@ -277,7 +277,10 @@ class Task:
         #: (key, value) serdes for nodes without their own: the application's, else bytes.
         self.default_serdes = default_serdes or (Serdes.Bytes(), Serdes.Bytes())
         self.cache_entries = cache_entries
-        self._cache: dict[tuple[str, Any], _Cached] = {}
+        #: The record cache: per store, key -> update, in the order of each key's last update
+        #: (Kafka's NamedCache per store, within one budget of `cache_entries` for the task).
+        self._caches: dict[str, dict[Any, _Cached]] = {name: {} for name in sub.stores}
+        self._cached = 0  # entries across the task's caches
         self.on_error = on_error
         self.stream_time = -1
         self.dropped_late = 0
@@ -290,8 +293,8 @@ class Task:
         for name in sub.stores:
             spec = topology.stores[name]
             on_write = None
-            if store_writer is not None and spec.logged:
-                on_write = _bind(store_writer, self, name)
+            if changelog is not None and spec.logged:
+                on_write = changelog(self, name)
             if spec.kind == "window":
                 self.stores[name] = WindowStore(
                     name, spec.window_size_ms, on_write, retention_ms=spec.retention_ms
@@ -355,7 +358,7 @@ class Task:
 
     def table_get(self, store: str, key: Any) -> Any:
         """A table's current value for `key` (the cache's, if the key waits there)."""
-        cached = self._cache.get((store, key))
+        cached = self._caches[store].get(key)
         return cached[1] if cached is not None else self.stores[store].read(key)
 
     def table_put(
@@ -380,12 +383,11 @@ class Task:
                 )
             )
             return
-        slot = (store, key)
-        cache = self._cache
-        previous = cache.pop(slot, None)  # merged: it moves to the newest end
+        cache = self._caches[store]
+        previous = cache.pop(key, None)  # merged: it moves to the newest end
         if previous is not None:
             old = previous[2]  # the merged update replaces what the first one replaced
-        cache[slot] = (
+        cache[key] = (
             processor.name,
             new,
             old,
@@ -394,27 +396,32 @@ class Task:
             record.headers,
             window,
         )
-        if previous is None and len(cache) > self.cache_entries:
-            self.flush()
+        if previous is None:
+            self._cached += 1
+            if self._cached > self.cache_entries:
+                # Kafka evicts from the cache just written, which flushes its every entry.
+                self._flush_store(store)
 
     def cached(self, store: str) -> dict[Any, Any]:
         """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
-        return {key: c[1] for (name, key), c in self._cache.items() if name == store}
+        return {key: c[1] for key, c in self._caches[store].items()}
 
     def flush(self) -> None:
         """Write every cached update to its store (and changelog) and forward it."""
-        while self._cache:
-            entries, self._cache = self._cache, {}
-            processors = self.processors
-            for (store, key), cached in entries.items():
-                self.stores[store].write(key, cached[1])
-                processors[cached[0]].forward(_forwarded(cached))
+        while self._cached:
+            for store, cache in self._caches.items():
+                if cache:
+                    self._flush_store(store)
 
-
-def _bind(
-    writer: Callable[[Task, str, Any, Any], None], task: Task, name: str
-) -> Callable[[Any, Any], None]:
-    return lambda key, value: writer(task, name, key, value)
+    def _flush_store(self, store: str) -> None:
+        cache = self._caches[store]
+        entries = list(cache.items())
+        cache.clear()
+        self._cached -= len(entries)
+        target, processors = self.stores[store], self.processors
+        for key, cached in entries:  # forwarding may cache updates of other stores
+            target.write(key, cached[1])
+            processors[cached[0]].forward(_forwarded(cached))
 
 
 def punctuate(task: Task, kind: PunctuationType, now: int) -> None:

@@ -1,0 +1,47 @@
+"""The record cache (`statestore.cache.max.bytes`) as Kafka Streams' ThreadCache behaves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kstream_nb.streams import Serdes, StreamsBuilder
+from kstream_nb.streams.topology import Task
+
+
+def two_counts() -> Any:
+    builder = StreamsBuilder()
+    orders = builder.stream("orders")
+    orders.group_by_key().count("a").to_stream().to("out-a", value_serde=Serdes.Long())
+    orders.group_by_key().count("b").to_stream().to("out-b", value_serde=Serdes.Long())
+    return builder.build()
+
+
+def test_an_overflowing_cache_flushes_only_its_store_in_last_update_order() -> None:
+    topology = two_counts()
+    (sub,) = topology.subtopologies
+    out: list[tuple[str, str, int]] = []
+
+    def collect(topic: str, key: Any, value: Any, *rest: Any) -> None:
+        out.append((topic, key.decode(), Serdes.Long().deserialize(value)))
+
+    task = Task(
+        topology,
+        sub,
+        0,
+        collect,
+        default_serdes=(Serdes.String(), Serdes.String()),
+        cache_entries=3,  # the task's budget, over both stores' caches
+    )
+    for offset, key in enumerate(["A", "B", "A", "C"]):
+        task.process("orders", offset, key.encode(), b"x", 1000 + offset)
+        if offset == 1:
+            # the 4th entry went to b's cache: Kafka evicts from it, which flushes all of it
+            assert out == [("out-b", "A", 1), ("out-b", "B", 1)]
+            assert task.cached("a") == {"A": 1, "B": 1}
+    # C's update of a overflowed a: its entries leave in the order of their last update
+    assert out[2:] == [("out-a", "B", 1), ("out-a", "A", 2), ("out-a", "C", 1)]
+    assert task.cached("b") == {"A": 2, "C": 1}
+    task.flush()
+    assert out[5:] == [("out-b", "A", 2), ("out-b", "C", 1)]
+    assert task.store("a").get("A") == 2
+    assert task.store("b").get("C") == 1
