@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 
-from kstream_nb import Cluster, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from kstream_nb import (
+    Cluster,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from kstream_nb.cluster.events import GroupRebalanceCompleted
 
 BOOTSTRAP = "localhost:9092"
@@ -410,3 +419,22 @@ def test_a_consumed_message_answers_every_accessor(cluster: Cluster) -> None:
     assert epoch >= 0
     assert msg.timestamp()[0] == 1  # TIMESTAMP_CREATE_TIME
     c.close()
+
+
+def test_a_large_fetch_is_built_into_messages_only_as_they_are_taken(cluster: Cluster) -> None:
+    produce(3000, partitions=1)
+    c = consumer()
+    try:
+        c.assign([TopicPartition("orders", 0, 0)])
+        first = c.poll(5.0)
+        assert first is not None
+        assert first.offset() == 0
+        # one fetch brought all 3000 records; few of them are message objects yet
+        alive = sum(1 for o in gc.get_objects() if type(o) is Message)
+        assert alive < 200
+        c.seek(TopicPartition("orders", 0, 2990))  # the unbuilt rest of the fetch is dropped
+        rest = [m.offset() for m in c.consume(100, 5.0)]
+        assert rest == list(range(2990, 3000))
+        assert c.position([TopicPartition("orders", 0)])[0].offset == 3000
+    finally:
+        c.close()

@@ -12,11 +12,12 @@ On a simulated cluster, `poll(timeout)` advances simulated time.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,60 @@ class _PartitionState:
     eof_reported: bool = False
     stored: int | None = None  # offset to commit next (enable.auto.offset.store)
     assigned: bool = True
-    buffer: deque[Message] = field(default_factory=deque)
+    buffer: deque[Message] = field(default_factory=deque)  # built, ready to hand out
+    #: The rest of the last fetch, built into messages only as they are taken: the fetched
+    #: bytes stay bytes until then, so few message objects are alive at any time.
+    unbuilt: Iterator[Message] | None = None
+
+
+#: Messages built ahead of poll(): enough that poll() rarely takes its slow path, few enough
+#: that they die young (a garbage collector's pass walks what outlives it).
+_BUILD_AHEAD = 64
+
+
+def _messages(topic: str, partition: int, records: bytes, offset: int) -> Iterator[Message]:
+    """The messages of fetched record batches from `offset` on, built one at a time."""
+    new = Message.__new__
+    for batch in iter_batches(records):
+        if batch.is_control or batch.last_offset < offset:
+            continue
+        kind = (
+            TIMESTAMP_LOG_APPEND_TIME
+            if batch.timestamp_type is TimestampType.LOG_APPEND_TIME
+            else TIMESTAMP_CREATE_TIME
+        )
+        epoch = batch.partition_leader_epoch
+        epoch_or_none = None if epoch < 0 else epoch
+        # Message._create inlined: this loop runs once per record consumed.
+        for r in batch.raw_records():
+            if r.offset >= offset:
+                msg = new(Message)
+                msg._topic = topic
+                msg._partition = partition
+                msg._offset = r.offset
+                msg._key = r.key
+                msg._value = r.value
+                msg._headers = r.headers or None
+                msg._error = None
+                msg._timestamp = (kind, r.timestamp)
+                msg._latency = None
+                msg._leader_epoch = epoch_or_none
+                msg._delivery_count = None
+                yield msg
+
+
+def _build(state: _PartitionState, count: int) -> bool:
+    """Build up to `count` more messages of the partition's last fetch; True if any came."""
+    unbuilt = state.unbuilt
+    if unbuilt is None:
+        return False
+    buffer = state.buffer
+    before = len(buffer)
+    buffer.extend(itertools.islice(unbuilt, count))
+    built = len(buffer) - before
+    if built < count:
+        state.unbuilt = None  # the fetch is all built
+    return built > 0
 
 
 class Consumer:
@@ -695,6 +749,7 @@ class Consumer:
         with self._lock:
             state.position = offset
             state.buffer.clear()
+            state.unbuilt = None
             state.eof_reported = False
 
     def pause(self, partitions: list[TopicPartition]) -> None:
@@ -798,7 +853,10 @@ class Consumer:
                 if state.paused:
                     continue
                 buffer = state.buffer
-                taken = min(len(buffer), num_messages - len(out))
+                wanted = num_messages - len(out)
+                if len(buffer) < wanted and state.unbuilt is not None:
+                    _build(state, wanted - len(buffer))
+                taken = min(len(buffer), wanted)
                 if taken:
                     chunk = [buffer.popleft() for _ in range(taken)]
                     out.extend(chunk)
@@ -809,7 +867,7 @@ class Consumer:
                             if self._auto_store:
                                 state.stored = state.position
                             break
-                if state.buffer:
+                if state.buffer or _build(state, _BUILD_AHEAD):
                     self._draining = state
                 if len(out) >= num_messages:
                     break
@@ -821,7 +879,7 @@ class Consumer:
             wanted = [
                 (tp, state)
                 for tp, state in self._partitions.items()
-                if not state.paused and not state.buffer
+                if not state.paused and not state.buffer and state.unbuilt is None
             ]
         got = False
         for (topic, partition), state in wanted:
@@ -853,34 +911,8 @@ class Consumer:
             with self._lock:
                 if self._partitions.get((topic, partition)) is not state:
                     continue
-                for batch in iter_batches(result.records):
-                    if batch.is_control or batch.last_offset < offset:
-                        continue
-                    kind = (
-                        TIMESTAMP_LOG_APPEND_TIME
-                        if batch.timestamp_type is TimestampType.LOG_APPEND_TIME
-                        else TIMESTAMP_CREATE_TIME
-                    )
-                    new = Message.__new__
-                    append = state.buffer.append
-                    epoch = batch.partition_leader_epoch
-                    epoch_or_none = None if epoch < 0 else epoch
-                    # Message._create inlined: this loop runs once per record consumed.
-                    for r in batch.raw_records():
-                        if r.offset >= offset:
-                            msg = new(Message)
-                            msg._topic = topic
-                            msg._partition = partition
-                            msg._offset = r.offset
-                            msg._key = r.key
-                            msg._value = r.value
-                            msg._headers = r.headers or None
-                            msg._error = None
-                            msg._timestamp = (kind, r.timestamp)
-                            msg._latency = None
-                            msg._leader_epoch = epoch_or_none
-                            msg._delivery_count = None
-                            append(msg)
+                state.unbuilt = _messages(topic, partition, result.records, offset)
+                _build(state, 1)  # anything to hand out?
                 if state.buffer:
                     got = True
                     state.eof_reported = False
