@@ -104,7 +104,9 @@ class WindowStore:
         self.size_ms = size_ms
         self.retention_ms = retention_ms
         self._by_key: dict[Any, dict[int, Any]] = {}
-        self._starts: dict[int, set[Any]] = {}  # window start -> keys with that window
+        # window start -> keys with that window (a dict of key -> None, not a set: a dict of
+        # plain keys is not tracked by the garbage collector, so full passes skip it)
+        self._starts: dict[int, dict[Any, None]] = {}
         self._observed = -1
         self._expired_below = -(2**63)  # every start below this has been dropped
         self._on_write = on_write
@@ -133,7 +135,7 @@ class WindowStore:
         if value is None:
             windows = self._by_key.get(key)
             if windows is not None and windows.pop(window_start, None) is not None:
-                self._starts[window_start].discard(key)
+                self._starts[window_start].pop(key, None)
                 if not self._starts[window_start]:
                     del self._starts[window_start]
                 if not windows:
@@ -145,8 +147,8 @@ class WindowStore:
         windows[window_start] = value
         keys = self._starts.get(window_start)
         if keys is None:
-            keys = self._starts[window_start] = set()
-        keys.add(key)
+            keys = self._starts[window_start] = {}
+        keys[key] = None
 
     def get(self, key: Any, window_start: int) -> Any:
         if self._expired(window_start):
