@@ -6,6 +6,8 @@ import gc
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kstream_nb import (
     Cluster,
@@ -438,3 +440,48 @@ def test_a_large_fetch_is_built_into_messages_only_as_they_are_taken(cluster: Cl
         assert c.position([TopicPartition("orders", 0)])[0].offset == 3000
     finally:
         c.close()
+
+
+def test_any_mix_of_poll_consume_and_seek_reads_the_log_in_order(cluster: Cluster) -> None:
+    """Messages are built from fetched batches as they are taken: whatever the calls, a
+    partition is read in offset order from the position, with nothing skipped or repeated."""
+    records = 300
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 0, "batch.size": 700})
+    for i in range(records):
+        producer.produce("orders", value=b"v%d" % i, partition=0)
+        if i % 7 == 0:
+            producer.flush(10)  # batches of varied sizes
+    assert producer.flush(10) == 0
+    op = st.one_of(
+        st.tuples(st.just("poll"), st.just(0)),
+        st.tuples(st.just("consume"), st.integers(1, 120)),
+        st.tuples(st.just("seek"), st.integers(0, records)),
+    )
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(op, min_size=1, max_size=25), st.sampled_from([400, 3000, 1_048_576]))
+    def check(ops: list[tuple[str, int]], fetch_bytes: int) -> None:
+        c = consumer(max_partition_fetch_bytes=fetch_bytes)
+        try:
+            c.assign([TopicPartition("orders", 0, 0)])
+            position = 0
+            for name, arg in ops:
+                if name == "seek":
+                    c.seek(TopicPartition("orders", 0, arg))
+                    position = arg
+                    continue
+                got = [c.poll(0.2)] if name == "poll" else c.consume(arg, 0.2)
+                offsets = [m.offset() for m in got if m is not None]
+                if position >= records:
+                    assert offsets == []
+                    continue
+                assert offsets
+                assert offsets == list(range(position, position + len(offsets)))
+                assert len(offsets) <= max(arg, 1)
+                assert [m.value() for m in got if m is not None] == [b"v%d" % o for o in offsets]
+                position += len(offsets)
+                assert c.position([TopicPartition("orders", 0)])[0].offset == position
+        finally:
+            c.close()
+
+    check()
