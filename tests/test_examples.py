@@ -124,3 +124,16 @@ def test_the_readme_notebook_example_runs_cell_by_cell(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "Killed broker 2" in done.stdout
+
+
+def test_the_paired_streams_comparison_runs_and_removes_its_checkouts() -> None:
+    out = run_script(
+        "bench/compare_streams.py", "HEAD", "HEAD", "--pairs", "1", "--records", "2000", timeout=300
+    )
+    assert "pair 1: old" in out
+    assert "new/old per pair" in out
+    trees = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "/old " not in trees
+    assert "/new " not in trees
