@@ -414,13 +414,16 @@ class Task:
                     self._flush_store(store)
 
     def _flush_store(self, store: str) -> None:
+        """Write a store's cached updates, then forward them: while they are forwarded the
+        store holds them all, as Kafka's cache still does during its flush."""
         cache = self._caches[store]
         entries = list(cache.items())
         cache.clear()
         self._cached -= len(entries)
         target, processors = self.stores[store], self.processors
-        for key, cached in entries:  # forwarding may cache updates of other stores
+        for key, cached in entries:
             target.write(key, cached[1])
+        for _, cached in entries:  # forwarding may cache updates of other stores
             processors[cached[0]].forward(_forwarded(cached))
 
 
