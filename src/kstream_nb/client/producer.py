@@ -456,8 +456,7 @@ class Producer:
         pendings = [] if only_errors else list(map(_PENDING, rows))
         silent = len(rows) if only_errors else pendings.count(None)
         create = Message._create
-        for i in () if silent == len(rows) else range(len(rows)):
-            pending = pendings[i]
+        for i, pending in enumerate(pendings if silent < len(rows) else ()):
             if pending is None:
                 continue
             key, value, ts, headers, _ = rows[i]
