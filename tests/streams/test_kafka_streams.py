@@ -542,15 +542,18 @@ def test_a_restarted_application_still_emits_the_final_results_it_was_holding(
     assert sorted((w.key, w.window.start, n) for w, n in final) == [("A", 0, 2), ("B", 0, 1)]
 
 
+def windowed_count(windows: Any, store: str) -> StreamsBuilder:
+    """orders grouped by key, counted per window into `store`."""
+    builder = StreamsBuilder()
+    builder.stream("orders").group_by_key().windowed_by(windows).count(store)
+    return builder
+
+
 def test_a_window_store_changelog_expires_and_restore_skips_expired_windows(
     cluster: Cluster,
 ) -> None:
     def hourly() -> StreamsBuilder:
-        builder = StreamsBuilder()
-        builder.stream("orders").group_by_key().windowed_by(
-            TimeWindows.of_size_with_no_grace("1h")
-        ).count("hourly")
-        return builder
+        return windowed_count(TimeWindows.of_size_with_no_grace("1h"), "hourly")
 
     hour = 3_600_000
     produce(cluster, "orders", [("CUST-1", {"n": 1})], partitioner="murmur2_random")
@@ -578,11 +581,7 @@ def test_a_restarted_sliding_window_count_continues_from_the_records_it_kept(
     from kstream_nb.streams import SlidingWindows
 
     def sliding() -> StreamsBuilder:
-        builder = StreamsBuilder()
-        builder.stream("orders").group_by_key().windowed_by(
-            SlidingWindows.of_time_difference_with_no_grace("10s")
-        ).count("recent")
-        return builder
+        return windowed_count(SlidingWindows.of_time_difference_with_no_grace("10s"), "recent")
 
     first_rows = [("CUST-1", {"n": i}) for i in range(3)]  # at +0, +1, +2 ms
     second_rows = [("CUST-1", {"n": i}) for i in range(3, 5)]  # at +5000, +5001 ms
