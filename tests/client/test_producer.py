@@ -66,6 +66,40 @@ def test_str_is_utf8_and_other_types_are_refused(cluster: Cluster) -> None:
         producer.produce("orders", value=b"v", key=3.5)
 
 
+def test_timestamps_are_given_ms_or_the_produce_time(cluster: Cluster) -> None:
+    producer = Producer(BOOTSTRAP)
+    before = cluster.now_ms()
+    producer.produce("orders", value=b"now", partition=0)
+    producer.produce("orders", value=b"given", partition=0, timestamp=1_700_000_000_123)
+    with pytest.raises(TypeError, match="timestamp must be an int"):
+        producer.produce("orders", value=b"v", partition=0, timestamp=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="int64"):
+        producer.produce("orders", value=b"v", partition=0, timestamp=2**63)
+    assert producer.flush(10) == 0
+    now, given = cluster.read("orders", 0)[-2:]
+    assert (now.value, given.value) == (b"now", b"given")
+    assert before <= now.timestamp <= cluster.now_ms()
+    assert given.timestamp == 1_700_000_000_123
+
+
+def test_without_callbacks_records_carry_the_wall_clock_on_a_real_time_cluster(
+    tmp_path: Path,
+) -> None:
+    """The encoder stamps records nobody waits to hear about; they still get the time of
+    produce() (confluent-kafka's default CreateTime), not 0 and not the send time."""
+    import time
+
+    with Cluster.start(brokers=1, data_dir=tmp_path) as cluster:
+        cluster.create_topic("orders", partitions=1, replication_factor=1)
+        producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "linger.ms": 50})
+        before = time.time_ns() // 1_000_000
+        producer.produce("orders", value=b"v")
+        after = time.time_ns() // 1_000_000
+        assert producer.flush(10) == 0
+        (record,) = cluster.read("orders", 0)
+        assert before <= record.timestamp <= after
+
+
 def test_unknown_config_and_bad_values_fail_at_construction(cluster: Cluster) -> None:
     with pytest.raises(KafkaException) as err:
         Producer({**BOOTSTRAP, "no.such.property": 1})
@@ -279,21 +313,25 @@ def test_batch_size_closes_a_batch_before_the_record_that_would_overflow_it(
     assert [r.value for r in cluster.read("orders", 2)] == [bytes([i]) * 100 for i in range(25)]
 
 
-def test_threads_producing_while_linger_seals_batches_lose_nothing(tmp_path: Path) -> None:
-    """Records are appended without a lock while the cluster's thread seals batches on
-    linger.ms: every record is delivered once and each thread's order survives. A tiny switch
-    interval makes threads interleave inside produce() as often as possible."""
+@pytest.mark.parametrize("reports", [True, False], ids=["with-callbacks", "silent"])
+def test_threads_producing_while_linger_seals_batches_lose_nothing(
+    tmp_path: Path, reports: bool
+) -> None:
+    """Threads encode records into the same batch while the cluster's thread seals batches on
+    linger.ms: every record is written once, each thread's order survives, and each delivery
+    report names the offset and timestamp its record got. A tiny switch interval makes threads
+    interleave inside produce() as often as possible."""
     import sys
 
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
-        _produce_from_threads(tmp_path)
+        _produce_from_threads(tmp_path, reports)
     finally:
         sys.setswitchinterval(interval)
 
 
-def _produce_from_threads(tmp_path: Path) -> None:
+def _produce_from_threads(tmp_path: Path, with_reports: bool) -> None:
     import threading
 
     with Cluster.start(brokers=3, data_dir=tmp_path, config=FAST_GROUPS) as cluster:
@@ -301,15 +339,18 @@ def _produce_from_threads(tmp_path: Path) -> None:
         producer = Producer(
             {"bootstrap.servers": cluster.bootstrap_servers, "linger.ms": 0, "acks": "all"}
         )
-        reports: list[tuple[bytes, int | None]] = []
+        reports: dict[int, tuple[bytes, int]] = {}
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             assert err is None
-            reports.append((msg.value() or b"", msg.offset()))
+            offset = msg.offset()
+            assert offset is not None and offset not in reports
+            reports[offset] = (msg.value() or b"", msg.timestamp()[1])
 
         def produce(name: bytes) -> None:
+            callback = on_delivery if with_reports else None
             for i in range(3000):
-                producer.produce("orders", value=b"%s-%d" % (name, i), on_delivery=on_delivery)
+                producer.produce("orders", value=b"%s-%d" % (name, i), on_delivery=callback)
 
         workers = [threading.Thread(target=produce, args=(b"t%d" % t,)) for t in range(3)]
         for worker in workers:
@@ -317,10 +358,12 @@ def _produce_from_threads(tmp_path: Path) -> None:
         for worker in workers:
             worker.join(60)
         assert producer.flush(60) == 0
-        assert len(reports) == 9000
-        assert sorted(offset for _, offset in reports if offset is not None) == list(range(9000))
-        stored = [r.value or b"" for r in cluster.read("orders", 0)]
-        assert sorted(stored) == sorted(value for value, _ in reports)
+        assert len(producer) == 0
+        stored = cluster.read("orders", 0)
+        assert [r.offset for r in stored] == list(range(9000))
+        if with_reports:
+            assert reports == {r.offset: (r.value, r.timestamp) for r in stored}
+        values = [r.value or b"" for r in stored]
         for t in range(3):
-            mine = [int(v.split(b"-")[1]) for v in stored if v.startswith(b"t%d-" % t)]
+            mine = [int(v.split(b"-")[1]) for v in values if v.startswith(b"t%d-" % t)]
             assert mine == list(range(3000))

@@ -11,7 +11,6 @@ On a simulated cluster, `poll(timeout)` and `flush(timeout)` advance simulated t
 from __future__ import annotations
 
 import itertools
-import operator
 import random
 import threading
 import time
@@ -42,35 +41,35 @@ DeliveryCallback = Callable[[KafkaError | None, Message], Any]
 Headers = list[tuple[str, bytes | None]]
 _NO_HEADERS: list[tuple[str, bytes | None]] = []  # the encoder only reads it
 _RECORD_OVERHEAD = 70  # batch header share + record framing, as librdkafka estimates a message
-_PENDING = operator.itemgetter(4)  # a queued row's (callback, enqueue time) or None
 _HEADER_OVERHEAD = 10  # a header's two length varints at most: the estimate never falls short
 
 
-# A produced record, queued until its delivery report is served:
-# (key, value, timestamp, headers or None, (callback, the cluster clock in s when produced) or
-# None when nobody will be told about it).
+# What a delivery report needs of a record that has a callback: (its index in the batch, key,
+# value, timestamp, headers or None, callback or None for the default one, the cluster clock in
+# s when produced). Records nobody will hear about keep no row: the batch only counts them.
 _Row = tuple[
+    int,
     bytes | None,
     bytes | None,
     int,
     Headers | None,
-    tuple[DeliveryCallback | None, float] | None,
+    DeliveryCallback | None,
+    float,
 ]
 
 
 @dataclass(slots=True, eq=False)
 class _Batch:
-    """A partition's batch: open (rows grow) until sealed, then encoded into `data` and sent.
-
-    Rows are appended without a lock (`list.append` is atomic); whoever seals under the
-    producer's lock records how many rows it took, and a record that lands after that moves to
-    the partition's next batch (see `Producer._after_append`)."""
+    """A partition's batch: open (records are encoded into `builder` as they are produced,
+    under the producer's lock) until sealed, then built into `data` and sent."""
 
     topic: str
     partition: int
-    rows: list[_Row] = field(default_factory=list)
+    builder: BatchBuilder
+    encode: Callable[[int, int | None, bytes | None, bytes | None, Headers], object]
+    rows: list[_Row] = field(default_factory=list)  # the records with a delivery callback
+    count: int = 0  # records in the batch
     size: int = 0  # librdkafka's estimate of the batch's bytes
-    taken: int = 0  # rows encoded into `data` when sealed
     data: bytes = b""
     attempts: int = 0
     first_enqueued: float = 0.0
@@ -88,14 +87,15 @@ def _to_bytes(what: str, data: object) -> bytes | None:
     raise TypeError(f"expected {what} to be bytes or str, not {type(data).__name__}")
 
 
+def _check_timestamp(timestamp: object) -> None:
+    if type(timestamp) is not int:
+        raise TypeError(f"timestamp must be an int (ms since the epoch), not {timestamp!r}")
+    if not -(2**63) <= timestamp < 2**63:
+        raise ValueError(f"timestamp {timestamp} does not fit a Kafka record's int64")
+
+
 def _headers_size(headers: Headers) -> int:
     return sum(len(k) + len(v or b"") + _HEADER_OVERHEAD for k, v in headers)
-
-
-def _row_size(row: _Row) -> int:
-    key, value, _, headers, _ = row
-    size = _RECORD_OVERHEAD + (len(key) if key else 0) + (len(value) if value else 0)
-    return size + (_headers_size(headers) if headers else 0)
 
 
 def _headers(headers: object) -> Headers:
@@ -159,7 +159,7 @@ class Producer:
         # Read on every produce(): kept as attributes, not looked up in the config each time.
         self._max_message_bytes = cfg.message_max_bytes
         self._queue_max = cfg.queue_buffering_max_messages
-        self._batch_num_messages = cfg.batch_num_messages
+        self._last_in_batch = cfg.batch_num_messages - 1  # the record that fills a batch
         self._batch_size = cfg.batch_size
         self._sticky_ms = (
             cfg.sticky_partitioning_linger_ms
@@ -213,28 +213,39 @@ class Producer:
             partition = self._pick_partition(topic, key)
         try:
             batch = self._open.get((topic, partition))
-        except TypeError:  # an unhashable topic: _batch_for says what is wrong
+        except TypeError:  # an unhashable topic: _partition_exists says what is wrong
             batch = None
-        if batch is None or (batch.size + size > self._batch_size and batch.rows):
-            batch = self._batch_for(topic, partition, size, key, value, hdrs, cb)
-            if batch is None:
-                return
+        if batch is None and not self._partition_exists(topic, partition, key, value, hdrs, cb):
+            return
+        stamp: int | None = timestamp
+        if timestamp:
+            _check_timestamp(timestamp)
+        elif self._real_time and cb is None and not self._default_dr:
+            stamp = None  # the encoder reads the wall clock itself
+        else:
+            stamp = self._now_ms()
         if next(self._produced) - self._served >= self._queue_max:
             self._uncount(1)
             raise BufferError("Local: Queue full")
-        rows = batch.rows
-        rows.append(
-            (
-                key,
-                value,
-                timestamp or self._now_ms(),
-                hdrs,
-                None if cb is None and not self._default_dr else (cb, self._clock()),
-            )
-        )
-        batch.size += size
-        if len(rows) >= self._batch_num_messages or batch.sealed:
-            self._after_append(batch)
+        lock = self._lock
+        lock.acquire()
+        try:
+            if (
+                batch is None
+                or batch.sealed
+                or (batch.size + size > self._batch_size and batch.count)
+            ):
+                batch = self._writable_batch(topic, partition, size)
+            n = batch.count
+            batch.encode(n, stamp, key, value, hdrs or _NO_HEADERS)
+            batch.count = n + 1
+            batch.size += size
+            if stamp is not None and (cb is not None or self._default_dr):
+                batch.rows.append((n, key, value, stamp, hdrs, cb, self._clock()))
+            if n >= self._last_in_batch:
+                self._seal(batch)
+        finally:
+            lock.release()
 
     def _pick_partition(self, topic: str, key: bytes | None) -> int:
         """The partitioner's choice for a record without a partition; -1 for a missing topic."""
@@ -252,25 +263,24 @@ class Producer:
             return partition
         return self._partitioner.partition(topic, key, count, now)
 
-    def _batch_for(
+    def _partition_exists(
         self,
         topic: str,
         partition: int,
-        size: int,
         key: bytes | None,
         value: bytes | None,
         headers: Headers | None,
         callback: DeliveryCallback | None,
-    ) -> _Batch | None:
-        """The batch a record of `size` bytes goes to when the hot path found none: a new one,
-        after sealing a full one; None when the topic does not exist (reported, as librdkafka)."""
+    ) -> bool:
+        """Whether a record can go to the partition when it has no open batch: a missing topic
+        is reported through the delivery callback (as librdkafka), a missing partition raises."""
         count = self._partitions_of(topic)
         if count == 0:
             error = from_error_code(
                 ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} does not exist"
             )
             self._report_now(topic, partition, key, value, headers, callback, error)
-            return None
+            return False
         if partition >= count:
             raise KafkaException(
                 KafkaError(
@@ -278,34 +288,16 @@ class Producer:
                     f"topic {topic!r} has {count} partitions; partition {partition} does not exist",
                 )
             )
-        with self._lock:
-            batch = self._open.get((topic, partition))
-            if batch is not None and batch.rows and batch.size + size > self._batch_size:
-                self._seal(batch)  # batch.size reached: the record opens the next one
-                batch = None
-            if batch is None:
-                batch = self._new_batch(topic, partition)
-        return batch
+        return True
 
-    def _after_append(self, batch: _Batch) -> None:
-        """A record went into `batch` and it is full (batch.num.messages) or was sealed
-        meanwhile (linger.ms, flush() or another thread): seal it, or move the records the
-        seal did not take to the partition's next batch."""
-        with self._lock:
-            if not batch.sealed:
-                self._seal(batch)
-            else:
-                late = batch.rows[batch.taken :]
-                if not late:
-                    return  # the seal took this record; another caller moved any later ones
-                del batch.rows[batch.taken :]
-                target = self._open.get((batch.topic, batch.partition))
-                if target is None:
-                    target = self._new_batch(batch.topic, batch.partition)
-                target.rows.extend(late)
-                target.size += sum(_row_size(row) for row in late)
-                if len(target.rows) >= self._batch_num_messages:
-                    self._seal(target)
+    def _writable_batch(self, topic: str, partition: int, size: int) -> _Batch:
+        """The partition's open batch with room for `size` more bytes (lock held): a full one
+        is sealed (batch.size reached) and the record opens the next."""
+        batch = self._open.get((topic, partition))
+        if batch is not None and batch.count and batch.size + size > self._batch_size:
+            self._seal(batch)
+            batch = None
+        return batch if batch is not None else self._new_batch(topic, partition)
 
     def _uncount(self, n: int) -> None:
         """Take `n` messages out of the queue count (served, refused or dropped)."""
@@ -340,33 +332,33 @@ class Producer:
         return count
 
     def _new_batch(self, topic: str, partition: int) -> _Batch:
-        """Open a batch (lock held) and schedule its linger.ms deadline."""
-        batch = _Batch(topic, partition, first_enqueued=self._clock())
-        self._open[(topic, partition)] = batch
-        self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
-        return batch
-
-    def _seal(self, batch: _Batch) -> None:
-        """Close a batch (lock held), encode it and queue it for sending; idempotent sequences
-        advance here. Queued under the lock, batches of a partition go out in the order they
-        were sealed, whichever thread sealed them."""
-        batch.sealed = True
-        tp = (batch.topic, batch.partition)
-        if self._open.get(tp) is batch:
-            del self._open[tp]
-        batch.taken = taken = len(batch.rows)
-        if taken == 0:
-            return
+        """Open a batch (lock held) and schedule its linger.ms deadline. Batches of a partition
+        are sealed in the order they open, so its idempotent sequence is known now."""
+        tp = (topic, partition)
         builder = BatchBuilder(
             self._compression,
             producer_id=self._producer_id,
             producer_epoch=self._epoch,
             base_sequence=self._sequences.get(tp, 0) if self._producer_id >= 0 else -1,
         )
-        builder.extend_rows(itertools.islice(batch.rows, taken))
-        batch.data = builder.build()
+        batch = _Batch(topic, partition, builder, builder.encoder, first_enqueued=self._clock())
+        self._open[tp] = batch
+        self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
+        return batch
+
+    def _seal(self, batch: _Batch) -> None:
+        """Close a batch (lock held), build its bytes and queue it for sending; idempotent
+        sequences advance here. Queued under the lock, batches of a partition go out in the
+        order they were sealed, whichever thread sealed them."""
+        batch.sealed = True
+        tp = (batch.topic, batch.partition)
+        if self._open.get(tp) is batch:
+            del self._open[tp]
+        if batch.count == 0:
+            return
+        batch.data = batch.builder.build()
         if self._producer_id >= 0:
-            self._sequences[tp] = self._sequences.get(tp, 0) + taken
+            self._sequences[tp] = self._sequences.get(tp, 0) + batch.count
         self._loop.call_soon(lambda: self._enqueue(batch))
 
     def _linger_expired(self, batch: _Batch) -> None:
@@ -443,24 +435,17 @@ class Producer:
     def _deliver(self, batch: _Batch, failure: KafkaError | None, result: ProduceResult) -> None:
         if failure is None:
             tp = (batch.topic, batch.partition)
-            self._sent[tp] = self._sent.get(tp, 0) + batch.taken
+            self._sent[tp] = self._sent.get(tp, 0) + batch.count
         kind = TIMESTAMP_LOG_APPEND_TIME if result.log_append_time >= 0 else TIMESTAMP_CREATE_TIME
         now = self._clock()
         # With acks=0 the broker does not answer: librdkafka reports no offset (None here).
         acked = self._config.acks != 0
-        only_errors = self._config.delivery_report_only_error and failure is None
-        reports = []
-        rows = batch.rows[: batch.taken]
-        # Nobody will look at a report without a callback: count it, build nothing. Most
-        # batches have none to build, found without a Python loop over their rows.
-        pendings = [] if only_errors else list(map(_PENDING, rows))
-        silent = len(rows) if only_errors else pendings.count(None)
+        rows = () if self._config.delivery_report_only_error and failure is None else batch.rows
+        # Nobody will look at a report without a callback: count it, build nothing.
+        silent = batch.count - len(rows)
         create = Message._create
-        for i, pending in enumerate(pendings if silent < len(rows) else ()):
-            if pending is None:
-                continue
-            key, value, ts, headers, _ = rows[i]
-            callback, enqueued = pending
+        reports = []
+        for i, key, value, ts, headers, callback, enqueued in rows:
             offset = result.base_offset + i if failure is None and acked else None
             stamp = result.log_append_time if result.log_append_time >= 0 else ts
             msg = create(
@@ -591,7 +576,6 @@ class Producer:
             opened = list(self._open.values()) if in_queue else []
             for batch in opened:
                 batch.sealed = True
-                batch.taken = len(batch.rows)  # a record produced meanwhile goes on (see produce)
                 del self._open[(batch.topic, batch.partition)]
 
         def on_loop() -> None:

@@ -16,7 +16,7 @@ so the log assigns offsets and epochs by overwriting them without recomputing th
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
 from typing import Any, cast
 
@@ -409,6 +409,19 @@ class BatchBuilder:
         self._count += 1
         return True
 
+    @property
+    def encoder(
+        self,
+    ) -> Callable[[int, int | None, bytes | None, bytes | None, list[Header]], object]:
+        """The compiled encoder's own append, for a caller that numbers its records itself (a
+        producer's hot path, one C call a record): call it with (offset delta, timestamp in ms
+        or None for now, key, value, headers list), deltas 0, 1, 2... in order. Records added
+        this way are not counted by `len()`; `build()` sees them."""
+        return cast(
+            Callable[[int, int | None, bytes | None, bytes | None, list[Header]], object],
+            self._append,
+        )
+
     def extend(self, rows: Iterable[tuple[bytes | None, bytes | None, int]]) -> int:
         """Add (key, value, timestamp) rows without headers until the batch is full.
 
@@ -425,25 +438,13 @@ class BatchBuilder:
         self._count = count
         return added
 
-    def extend_rows(self, rows: Iterable[Sequence[Any]]) -> int:
-        """Add rows that start with (key, value, timestamp, headers list or None), ignoring
-        later fields (a producer's queued records); returns how many were added."""
-        append = self._append
-        count = self._count
-        for row in rows:
-            if append(count, row[2], row[0], row[1], row[3] or _NO_HEADERS) is None:
-                break
-            count += 1
-        added = count - self._count
-        self._count = count
-        return added
-
     def __len__(self) -> int:
+        """Records added through `append`, `append_fast` and `extend`."""
         return self._count
 
     def build(self, base_offset: int = 0, partition_leader_epoch: int = -1) -> bytes:
         """The batch's bytes, with `base_offset` and the leader epoch written in."""
-        if self._count == 0:
+        if self._builder.size() <= HEADER_SIZE:
             raise ValueError("cannot build an empty record batch: append a record first")
         buf = cast(bytearray, self._builder.build())
         _OFFSET_LENGTH.pack_into(buf, 0, base_offset, len(buf) - LOG_OVERHEAD)
