@@ -69,7 +69,7 @@ class _Batch:
     encode: Callable[[int, int | None, bytes | None, bytes | None, Headers], object]
     rows: list[_Row] = field(default_factory=list)  # the records with a delivery callback
     count: int = 0  # records in the batch
-    size: int = 0  # librdkafka's estimate of the batch's bytes
+    room: int = 0  # batch.size less librdkafka's estimate of the records' bytes
     data: bytes = b""
     attempts: int = 0
     first_enqueued: float = 0.0
@@ -169,6 +169,8 @@ class Producer:
         self._sticky: dict[str, tuple[int, int]] = {}  # topic -> (partition, since ms)
         self._silent_delivered = 0  # deliveries without a callback since the last poll()
         self._default_dr = cfg.on_delivery is not None
+        # Records nobody hears about are stamped by the encoder (the wall clock) in real time.
+        self._encoder_stamps = self._real_time and not self._default_dr
         self._sent: dict[tuple[str, int], int] = {}  # records delivered per partition (stats)
         self._stats = Statistics.of(
             "producer", cfg.client_id, cfg.statistics_interval_ms, cfg.stats_cb, self._loop.now_ms
@@ -220,7 +222,7 @@ class Producer:
         stamp: int | None = timestamp
         if timestamp:
             _check_timestamp(timestamp)
-        elif self._real_time and cb is None and not self._default_dr:
+        elif cb is None and self._encoder_stamps:
             stamp = None  # the encoder reads the wall clock itself
         else:
             stamp = self._now_ms()
@@ -230,16 +232,12 @@ class Producer:
         lock = self._lock
         lock.acquire()
         try:
-            if (
-                batch is None
-                or batch.sealed
-                or (batch.size + size > self._batch_size and batch.count)
-            ):
+            if batch is None or batch.sealed or (size > batch.room and batch.count):
                 batch = self._writable_batch(topic, partition, size)
             n = batch.count
             batch.encode(n, stamp, key, value, hdrs or _NO_HEADERS)
             batch.count = n + 1
-            batch.size += size
+            batch.room -= size
             if stamp is not None and (cb is not None or self._default_dr):
                 batch.rows.append((n, key, value, stamp, hdrs, cb, self._clock()))
             if n >= self._last_in_batch:
@@ -294,7 +292,7 @@ class Producer:
         """The partition's open batch with room for `size` more bytes (lock held): a full one
         is sealed (batch.size reached) and the record opens the next."""
         batch = self._open.get((topic, partition))
-        if batch is not None and batch.count and batch.size + size > self._batch_size:
+        if batch is not None and batch.count and size > batch.room:
             self._seal(batch)
             batch = None
         return batch if batch is not None else self._new_batch(topic, partition)
@@ -341,7 +339,14 @@ class Producer:
             producer_epoch=self._epoch,
             base_sequence=self._sequences.get(tp, 0) if self._producer_id >= 0 else -1,
         )
-        batch = _Batch(topic, partition, builder, builder.encoder, first_enqueued=self._clock())
+        batch = _Batch(
+            topic,
+            partition,
+            builder,
+            builder.encoder,
+            room=self._batch_size,
+            first_enqueued=self._clock(),
+        )
         self._open[tp] = batch
         self._loop.call_later(int(self._config.linger_ms), lambda: self._linger_expired(batch))
         return batch
