@@ -344,7 +344,8 @@ def _produce_from_threads(tmp_path: Path, with_reports: bool) -> None:
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             assert err is None
             offset = msg.offset()
-            assert offset is not None and offset not in reports
+            assert offset is not None
+            assert offset not in reports
             reports[offset] = (msg.value() or b"", msg.timestamp()[1])
 
         def produce(name: bytes) -> None:

@@ -94,6 +94,26 @@ def test_builder_refuses_an_empty_batch_and_honours_max_bytes() -> None:
     assert len(builder) == 1
 
 
+@pytest.mark.parametrize("codec", list(Compression))
+def test_records_added_through_the_encoder_are_built_with_their_times(codec: Compression) -> None:
+    import time
+
+    builder = BatchBuilder(codec, producer_id=3, producer_epoch=0, base_sequence=7)
+    encode = builder.encoder
+    before = time.time_ns() // 1_000_000
+    encode(0, 1_000, b"k", b"v", [])
+    encode(1, None, None, b"w", [("h", b"1")])  # None: the encoder stamps the wall clock
+    after = time.time_ns() // 1_000_000
+    batch = RecordBatch(builder.build(base_offset=40))
+    batch.validate()
+    first, second = batch.records()
+    assert (first.offset, first.timestamp, first.key, first.value) == (40, 1_000, b"k", b"v")
+    assert (second.offset, second.key, second.value) == (41, None, b"w")
+    assert second.headers == (("h", b"1"),)
+    assert before <= second.timestamp <= after
+    assert (batch.producer_id, batch.base_sequence, batch.record_count) == (3, 7, 2)
+
+
 def test_unknown_codec_names_are_refused() -> None:
     with pytest.raises(Exception, match="unknown compression"):
         Compression.from_name("brotli")
