@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import msgspec
+
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
 from kstream_nb.streams.windows import Window, Windowed
@@ -21,9 +23,10 @@ from kstream_nb.streams.windows import Window, Windowed
 __all__ = ["Change", "Node", "Processor", "StreamRecord", "Task", "Topology"]
 
 
-@dataclass(slots=True)
-class StreamRecord:
-    """A record inside a topology: deserialized key and value, event time, headers."""
+class StreamRecord(msgspec.Struct):
+    """A record inside a topology: deserialized key and value, event time, headers. (A msgspec
+    Struct, like the other values made per record: built in C, several times faster than a
+    dataclass.)"""
 
     key: Any
     value: Any
@@ -39,8 +42,7 @@ class StreamRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(msgspec.Struct, frozen=True):
     """What a KTable forwards: the new value for a key and the one it replaced."""
 
     new: Any

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from kstream_nb.clock import parse_duration_ms
 
 __all__ = [
@@ -24,21 +26,18 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Window:
+class Window(msgspec.Struct, frozen=True, order=True, gc=False):
     """[start, end) in epoch milliseconds."""
 
     start: int
     end: int
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class SessionWindow(Window):
+class SessionWindow(Window, frozen=True, order=True, gc=False):
     """A session: [start, end] with both ends inclusive (its first and last record)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Windowed:
+class Windowed(msgspec.Struct, frozen=True):
     """A key within one window: what a windowed aggregation's table is keyed by."""
 
     key: Any
