@@ -75,3 +75,50 @@ def test_while_a_cache_flushes_the_store_holds_all_its_updates() -> None:
     task.flush()
     # Kafka's cache keeps the flushed entries readable: A's reader already sees B's count
     assert seen == [("A", 1), ("B", 1)]
+
+
+def test_an_aggregator_that_raises_leaves_the_cached_aggregate_as_it_was() -> None:
+    """With a handler that logs and continues, a failing record changes nothing: the key's
+    cached aggregate and its place in the flush order stay (the windowed path too)."""
+    from kstream_nb.streams import TimeWindows
+
+    def total(key: str, value: str, agg: int) -> int:
+        if value == "bad":
+            raise ValueError("cannot add 'bad'")
+        return agg + int(value)
+
+    builder = StreamsBuilder()
+    orders = builder.stream("orders")
+    orders.group_by_key().aggregate(lambda: 0, total, "sums").to_stream().to(
+        "out", value_serde=Serdes.Long()
+    )
+    orders.group_by_key().windowed_by(TimeWindows.of_size_with_no_grace(1000)).aggregate(
+        lambda: 0, total, "hourly"
+    )
+    topology = builder.build()
+    (sub,) = topology.subtopologies
+    out: list[tuple[str, int]] = []
+    failures: list[tuple[bytes | None, bytes | None]] = []
+
+    def collect(topic: str, key: Any, value: Any, *rest: Any) -> None:
+        out.append((key.decode(), Serdes.Long().deserialize(value)))
+
+    def on_error(task: Task, exc: Exception, key: Any, value: Any, timestamp: int) -> None:
+        failures.append((key, value))
+
+    task = Task(
+        topology,
+        sub,
+        0,
+        collect,
+        default_serdes=(Serdes.String(), Serdes.String()),
+        cache_entries=10,
+        on_error=on_error,
+    )
+    for offset, (key, value) in enumerate([("A", "1"), ("B", "2"), ("A", "bad"), ("B", "3")]):
+        task.process("orders", offset, key.encode(), value.encode(), 100 + offset)
+    assert failures == [(b"A", b"bad")]
+    assert task.cached("sums") == {"A": 1, "B": 5}
+    assert task.cached("hourly") == {("A", 0): 1, ("B", 0): 5}
+    task.flush()
+    assert out == [("A", 1), ("B", 5)]  # A kept its place before B

@@ -303,9 +303,9 @@ class _Aggregate(Processor):
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
             return  # Kafka Streams skips records with a null key or value when aggregating
-        old = self.task.table_get(self.store_name, record.key)
-        new = self.aggregator(record.key, record.value, self.initializer() if old is None else old)
-        self.task.table_put(self, self.store_name, record.key, new, old, record)
+        self.task.table_aggregate(
+            self, self.store_name, record.key, record, self.initializer, self.aggregator
+        )
 
 
 class _WindowedAggregator(Processor):
@@ -334,7 +334,12 @@ class _WindowAggregate(_WindowedAggregator):
         windows = self.windows
         close_time = task.stream_time - windows.grace_ms
         size = windows.size_ms
-        for start in windows.starts_for(record.timestamp):
+        timestamp = record.timestamp
+        if windows.advance_ms == size:  # tumbling: one window, no range to build
+            starts: Iterable[int] = (timestamp - timestamp % size,)
+        else:
+            starts = windows.starts_for(timestamp)
+        for start in starts:
             end = start + size
             if end <= close_time:
                 task.dropped_late += 1
@@ -344,11 +349,15 @@ class _WindowAggregate(_WindowedAggregator):
                     task.stream_time,
                 )
                 continue
-            slot = (record.key, start)
-            old = task.table_get(self.store_name, slot)
-            base = self.initializer() if old is None else old
-            new = self.aggregator(record.key, record.value, base)
-            task.table_put(self, self.store_name, slot, new, old, record, (start, end))
+            task.table_aggregate(
+                self,
+                self.store_name,
+                (record.key, start),
+                record,
+                self.initializer,
+                self.aggregator,
+                (start, end),
+            )
 
 
 class _SessionAggregate(_WindowedAggregator):

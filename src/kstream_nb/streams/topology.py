@@ -404,6 +404,45 @@ class Task:
                 # Kafka evicts from the cache just written, which flushes its every entry.
                 self._flush_store(store)
 
+    def table_aggregate(
+        self,
+        processor: Processor,
+        store: str,
+        key: Any,
+        record: StreamRecord,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        window: tuple[int, int] | None = None,
+    ) -> None:
+        """Fold `record` into the aggregate at `key` of `store`: `table_get`, the aggregator
+        and `table_put` in one step, looking the key up in the record cache once (the hot path
+        of every aggregation). The cache is left as it was if the aggregator raises."""
+        cache = self._caches[store]
+        cached = cache.get(key)
+        if cached is None:
+            old = replaced = self.stores[store].read(key)
+        else:
+            old, replaced = cached[1], cached[2]
+        new = aggregator(record.key, record.value, initializer() if old is None else old)
+        if self.cache_entries <= 0:
+            self.table_put(processor, store, key, new, old, record, window)
+            return
+        if cached is not None:
+            del cache[key]  # merged: it moves to the newest end
+        cache[key] = (
+            processor.name,
+            new,
+            replaced,
+            record.key,
+            record.timestamp,
+            record.headers,
+            window,
+        )
+        if cached is None:
+            self._cached += 1
+            if self._cached > self.cache_entries:
+                self._flush_store(store)
+
     def cached(self, store: str) -> dict[Any, Any]:
         """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
         return {key: c[1] for key, c in self._caches[store].items()}
