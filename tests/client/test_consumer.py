@@ -443,8 +443,9 @@ def test_a_large_fetch_is_built_into_messages_only_as_they_are_taken(cluster: Cl
 
 
 def test_any_mix_of_poll_consume_and_seek_reads_the_log_in_order(cluster: Cluster) -> None:
-    """Messages are built from fetched batches as they are taken: whatever the calls, a
-    partition is read in offset order from the position, with nothing skipped or repeated."""
+    """Messages are built from fetched batches as they are taken, and the streams runtime
+    takes records unbuilt (`_consume_records`): whatever the calls, a partition is read in
+    offset order from the position, with nothing skipped or repeated."""
     records = 300
     producer = Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 0, "batch.size": 700})
     for i in range(records):
@@ -456,6 +457,7 @@ def test_any_mix_of_poll_consume_and_seek_reads_the_log_in_order(cluster: Cluste
         st.tuples(st.just("poll"), st.just(0)),
         st.tuples(st.just("consume"), st.integers(1, 120)),
         st.tuples(st.just("seek"), st.integers(0, records)),
+        st.tuples(st.just("records"), st.integers(1, 120)),
     )
 
     @settings(max_examples=40, deadline=None)
@@ -470,15 +472,21 @@ def test_any_mix_of_poll_consume_and_seek_reads_the_log_in_order(cluster: Cluste
                     c.seek(TopicPartition("orders", 0, arg))
                     position = arg
                     continue
-                got = [c.poll(0.2)] if name == "poll" else c.consume(arg, 0.2)
-                offsets = [m.offset() for m in got if m is not None]
+                if name == "records":
+                    messages, chunks = c._consume_records(arg, 0.2)
+                    read = [(m.offset(), m.value()) for m in messages]
+                    read += [(r.offset, r.value) for _, _, batch in chunks for r in batch]
+                else:
+                    got = [c.poll(0.2)] if name == "poll" else c.consume(arg, 0.2)
+                    read = [(m.offset(), m.value()) for m in got if m is not None]
+                offsets = [offset for offset, _ in read]
                 if position >= records:
                     assert offsets == []
                     continue
                 assert offsets
                 assert offsets == list(range(position, position + len(offsets)))
                 assert len(offsets) <= max(arg, 1)
-                assert [m.value() for m in got if m is not None] == [b"v%d" % o for o in offsets]
+                assert [value for _, value in read] == [b"v%d" % o for o in offsets]
                 position += len(offsets)
                 assert c.position([TopicPartition("orders", 0)])[0].offset == position
         finally:

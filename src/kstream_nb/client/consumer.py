@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from kstream_nb.client.assignor import ASSIGNORS, MemberSubscription, protocol
 from kstream_nb.client.config import ConsumerConfig
@@ -57,51 +57,56 @@ _POLL_STEP_MS = 5
 
 @dataclass(slots=True)
 class _PartitionState:
+    topic: str
+    partition: int
     position: int | None = None  # None: not known yet (committed offset or reset decides)
     paused: bool = False
     eof_reported: bool = False
     stored: int | None = None  # offset to commit next (enable.auto.offset.store)
     assigned: bool = True
     buffer: deque[Message] = field(default_factory=deque)  # built, ready to hand out
-    #: The rest of the last fetch, built into messages only as they are taken: the fetched
-    #: bytes stay bytes until then, so few message objects are alive at any time.
-    unbuilt: Iterator[Message] | None = None
+    #: The rest of the last fetch: aiokafka's record objects, built into messages only as they
+    #: are taken, so few message objects are alive at any time.
+    unbuilt: Iterator[Any] | None = None
+    #: The timestamp type and leader epoch of the batch holding the record last drawn from
+    #: `unbuilt` (kept up to date by `_fetched`).
+    kind: int = TIMESTAMP_CREATE_TIME
+    epoch: int | None = None
 
+
+class ConsumedRecords(NamedTuple):
+    """What `Consumer._consume_records` hands the streams runtime."""
+
+    messages: list[Message]  # errors, events and messages built before, first
+    records: list[tuple[str, int, list[Any]]]  # (topic, partition, aiokafka record objects)
+
+
+_T = TypeVar("_T")
 
 #: Messages built ahead of poll(): enough that poll() rarely takes its slow path, few enough
 #: that they die young (a garbage collector's pass walks what outlives it).
 _BUILD_AHEAD = 64
 
 
-def _messages(topic: str, partition: int, records: bytes, offset: int) -> Iterator[Message]:
-    """The messages of fetched record batches from `offset` on, built one at a time."""
-    new = Message.__new__
+def _fetched(records: bytes, offset: int, state: _PartitionState) -> Iterator[Any]:
+    """The records of fetched batches from `offset` on, as aiokafka's record objects; as it
+    enters a batch it notes the batch's timestamp type and leader epoch in `state`."""
     for batch in iter_batches(records):
         if batch.is_control or batch.last_offset < offset:
             continue
-        kind = (
+        state.kind = (
             TIMESTAMP_LOG_APPEND_TIME
             if batch.timestamp_type is TimestampType.LOG_APPEND_TIME
             else TIMESTAMP_CREATE_TIME
         )
         epoch = batch.partition_leader_epoch
-        epoch_or_none = None if epoch < 0 else epoch
-        # Message._create inlined: this loop runs once per record consumed.
-        for r in batch.raw_records():
-            if r.offset >= offset:
-                msg = new(Message)
-                msg._topic = topic
-                msg._partition = partition
-                msg._offset = r.offset
-                msg._key = r.key
-                msg._value = r.value
-                msg._headers = r.headers or None
-                msg._error = None
-                msg._timestamp = (kind, r.timestamp)
-                msg._latency = None
-                msg._leader_epoch = epoch_or_none
-                msg._delivery_count = None
-                yield msg
+        state.epoch = None if epoch < 0 else epoch
+        if batch.base_offset >= offset:
+            yield from batch.raw_records()
+        else:
+            for r in batch.raw_records():
+                if r.offset >= offset:
+                    yield r
 
 
 def _build(state: _PartitionState, count: int) -> bool:
@@ -110,9 +115,25 @@ def _build(state: _PartitionState, count: int) -> bool:
     if unbuilt is None:
         return False
     buffer = state.buffer
-    before = len(buffer)
-    buffer.extend(itertools.islice(unbuilt, count))
-    built = len(buffer) - before
+    new = Message.__new__
+    topic, partition = state.topic, state.partition
+    built = 0
+    # Message._create inlined: this loop runs once per record consumed.
+    for r in itertools.islice(unbuilt, count):
+        msg = new(Message)
+        msg._topic = topic
+        msg._partition = partition
+        msg._offset = r.offset
+        msg._key = r.key
+        msg._value = r.value
+        msg._headers = r.headers or None
+        msg._error = None
+        msg._timestamp = (state.kind, r.timestamp)  # the batch of `r`: just drawn
+        msg._latency = None
+        msg._leader_epoch = state.epoch
+        msg._delivery_count = None
+        buffer.append(msg)
+        built += 1
     if built < count:
         state.unbuilt = None  # the fetch is all built
     return built > 0
@@ -507,7 +528,7 @@ class Consumer:
                 old = self._partitions.get((tp.topic, tp.partition))
                 if old is not None:
                     old.assigned = False
-                state = _PartitionState()
+                state = _PartitionState(tp.topic, tp.partition)
                 if tp.offset >= 0:
                     state.position = tp.offset
                 elif tp.offset in (OFFSET_BEGINNING, OFFSET_END):
@@ -824,6 +845,11 @@ class Consumer:
         self._check_open()
         if num_messages < 1 or num_messages > 1_000_000:
             raise ValueError("num_messages must be between 1 and 1000000")
+        return self._wait_for(lambda: self._take(num_messages), timeout) or []
+
+    def _wait_for(self, take: Callable[[], _T], timeout: float | None) -> _T | None:
+        """`take()` until it gives something, fetching and waiting up to `timeout` s between
+        tries (no limit when None or negative); None when the time is up."""
         self._polls += 1
         limit_ms = None if timeout is None or timeout < 0 else int(timeout * 1000)
         waited = 0
@@ -831,18 +857,54 @@ class Consumer:
             if self._stats is not None and self._stats.due():
                 self._emit_statistics(self._stats)
             self._serve_events()
-            out = self._take(num_messages)
+            out = take()
             if out:
                 return out
             if self._fetch():
                 continue
             if limit_ms is not None and waited >= limit_ms:
-                return []
+                return None
             step = _POLL_STEP_MS if limit_ms is None else min(_POLL_STEP_MS, limit_ms - waited)
             self._run_for(max(step, 1))
             waited += max(step, 1)
 
-    def _take(self, num_messages: int) -> list[Message]:
+    def _consume_records(self, max_records: int, timeout: float) -> ConsumedRecords:
+        """`consume()` for the streams runtime: up to `max_records` records, each partition's as
+        aiokafka's record objects (`offset`, `key`, `value`, `timestamp`, `headers`), with no
+        `Message` built for them. Errors, events and messages built earlier (by `poll()`)
+        come first, as messages; a partition's records follow its messages."""
+        self._check_open()
+        if max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        got = self._wait_for(lambda: self._take_records(max_records), timeout)
+        return got if got is not None else ConsumedRecords([], [])
+
+    def _take_records(self, max_records: int) -> ConsumedRecords | None:
+        """What `_consume_records` hands out now; None if nothing."""
+        messages = self._take(max_records, built_only=True)
+        chunks: list[tuple[str, int, list[Any]]] = []
+        left = max_records - len(messages)
+        with self._lock:
+            for state in self._partitions.values():
+                if left <= 0:
+                    break
+                unbuilt = state.unbuilt
+                if state.paused or state.buffer or unbuilt is None:
+                    continue
+                records = list(itertools.islice(unbuilt, left))
+                if len(records) < left:
+                    state.unbuilt = None
+                if records:
+                    chunks.append((state.topic, state.partition, records))
+                    left -= len(records)
+                    state.position = records[-1].offset + 1
+                    if self._auto_store:
+                        state.stored = state.position
+        return ConsumedRecords(messages, chunks) if messages or chunks else None
+
+    def _take(self, num_messages: int, built_only: bool = False) -> list[Message]:
+        """Up to `num_messages` messages: errors, then each partition's, building them from
+        the last fetch as needed (unless `built_only`: only those built already)."""
         out: list[Message] = []
         with self._lock:
             while self._errors and len(out) < num_messages:
@@ -854,7 +916,7 @@ class Consumer:
                     continue
                 buffer = state.buffer
                 wanted = num_messages - len(out)
-                if len(buffer) < wanted and state.unbuilt is not None:
+                if len(buffer) < wanted and state.unbuilt is not None and not built_only:
                     _build(state, wanted - len(buffer))
                 taken = min(len(buffer), wanted)
                 if taken:
@@ -867,7 +929,7 @@ class Consumer:
                             if self._auto_store:
                                 state.stored = state.position
                             break
-                if state.buffer or _build(state, _BUILD_AHEAD):
+                if state.buffer or (not built_only and _build(state, _BUILD_AHEAD)):
                     self._draining = state
                 if len(out) >= num_messages:
                     break
@@ -911,9 +973,10 @@ class Consumer:
             with self._lock:
                 if self._partitions.get((topic, partition)) is not state:
                     continue
-                state.unbuilt = _messages(topic, partition, result.records, offset)
-                _build(state, 1)  # anything to hand out?
-                if state.buffer:
+                fetched = _fetched(result.records, offset, state)
+                first = next(fetched, None)  # anything to hand out?
+                if first is not None:
+                    state.unbuilt = itertools.chain((first,), fetched)
                     got = True
                     state.eof_reported = False
                 elif (

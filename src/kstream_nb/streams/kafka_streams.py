@@ -335,14 +335,14 @@ class KafkaStreams:
             return 0
         # Not under the lock: queries of the stores (other threads) must not wait for a poll.
         self._follow_global_tables()
-        messages = consumer.consume(500, timeout)
+        messages, chunks = consumer._consume_records(500, timeout)
         done = 0
         with self._lock:
             now = self._cluster.now_ms()
             for each in self.tasks.values():
                 each.advance_wall_clock(now)
             tasks, sub_of = self.tasks, self._sub_of
-            for msg in messages:
+            for msg in messages:  # errors and events (and anything a poll() built before)
                 error = msg.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
@@ -366,6 +366,22 @@ class KafkaStreams:
                     _headers(headers) if headers else (),
                 )
                 done += 1
+            for topic, partition, records in chunks:  # a partition's fetched records
+                task = tasks.get((sub_of[topic], partition))
+                if task is None:  # revoked while in flight
+                    continue
+                process = task.process
+                for r in records:
+                    headers = r.headers
+                    process(
+                        topic,
+                        r.offset,
+                        r.key,
+                        r.value,
+                        r.timestamp,
+                        tuple(headers) if headers else (),
+                    )
+                done += len(records)
             self.processed += done
             if done and self._cluster.now_ms() - self._last_commit_ms >= self._commit_interval_ms:
                 self._commit()
