@@ -356,7 +356,7 @@ class _WindowAggregate(_WindowedAggregator):
                 record,
                 self.initializer,
                 self.aggregator,
-                (start, end),
+                Window(start, end),
             )
 
 

@@ -231,21 +231,26 @@ class PunctuationType(Enum):
     WALL_CLOCK_TIME = "wall_clock_time"
 
 
-#: A table update waiting in the record cache: (processor node, new, old, key, timestamp,
-#: headers, window (start, end) or None). A tuple of plain values, which the garbage collector
-#: stops tracking, and no reference to the input record, whose value is garbage as soon as it
-#: is aggregated: a cache of 100 000 updates would otherwise be walked by every full collection.
-_Cached = tuple[
-    str, Any, Any, Any, int, tuple[tuple[str, bytes | None], ...], tuple[int, int] | None
-]
+class _Cached(msgspec.Struct, gc=False):
+    """A table update waiting in the record cache. Never tracked by the garbage collector
+    (`gc=False`): a cache holds tens of thousands of these, and each tracked one would count
+    towards the next collection and be walked until it died. Nothing refers back to an entry,
+    so none can be part of a reference cycle. It keeps no reference to the input record, whose
+    value is garbage as soon as it is aggregated."""
+
+    processor: str  # the node that made the update, which forwards it
+    new: Any
+    old: Any
+    key: Any  # the record's key (a windowed update's base key)
+    timestamp: int
+    headers: tuple[tuple[str, bytes | None], ...]
+    window: Window | None
 
 
 def _forwarded(entry: _Cached) -> StreamRecord:
     """The record an update forwards: `Change(new, old)`, keyed by its window if it has one."""
-    _, new, old, key, timestamp, headers, window = entry
-    if window is not None:
-        key = Windowed(key, Window(*window))
-    return StreamRecord(key, Change(new, old), timestamp, headers)
+    key = entry.key if entry.window is None else Windowed(entry.key, entry.window)
+    return StreamRecord(key, Change(entry.new, entry.old), entry.timestamp, entry.headers)
 
 
 #: (topic, key, value, timestamp, headers, sink node, partition key): the partition key, when
@@ -361,7 +366,7 @@ class Task:
     def table_get(self, store: str, key: Any) -> Any:
         """A table's current value for `key` (the cache's, if the key waits there)."""
         cached = self._caches[store].get(key)
-        return cached[1] if cached is not None else self.stores[store].read(key)
+        return cached.new if cached is not None else self.stores[store].read(key)
 
     def table_put(
         self,
@@ -371,7 +376,7 @@ class Task:
         new: Any,
         old: Any,
         record: StreamRecord,
-        window: tuple[int, int] | None = None,
+        window: Window | None = None,
     ) -> None:
         """Write a table update and forward `Change(new, old)` (keyed by `Windowed(record.key,
         window)` for a windowed update), now or, with a record cache, at the next flush:
@@ -381,15 +386,23 @@ class Task:
             self.stores[store].write(key, new)
             processor.forward(
                 _forwarded(
-                    (processor.name, new, old, record.key, record.timestamp, record.headers, window)
+                    _Cached(
+                        processor.name,
+                        new,
+                        old,
+                        record.key,
+                        record.timestamp,
+                        record.headers,
+                        window,
+                    )
                 )
             )
             return
         cache = self._caches[store]
         previous = cache.pop(key, None)  # merged: it moves to the newest end
         if previous is not None:
-            old = previous[2]  # the merged update replaces what the first one replaced
-        cache[key] = (
+            old = previous.old  # the merged update replaces what the first one replaced
+        cache[key] = _Cached(
             processor.name,
             new,
             old,
@@ -412,7 +425,7 @@ class Task:
         record: StreamRecord,
         initializer: Callable[[], Any],
         aggregator: Callable[[Any, Any, Any], Any],
-        window: tuple[int, int] | None = None,
+        window: Window | None = None,
     ) -> None:
         """Fold `record` into the aggregate at `key` of `store`: `table_get`, the aggregator
         and `table_put` in one step, looking the key up in the record cache once (the hot path
@@ -422,14 +435,14 @@ class Task:
         if cached is None:
             old = replaced = self.stores[store].read(key)
         else:
-            old, replaced = cached[1], cached[2]
+            old, replaced = cached.new, cached.old
         new = aggregator(record.key, record.value, initializer() if old is None else old)
         if self.cache_entries <= 0:
             self.table_put(processor, store, key, new, old, record, window)
             return
         if cached is not None:
             del cache[key]  # merged: it moves to the newest end
-        cache[key] = (
+        cache[key] = _Cached(
             processor.name,
             new,
             replaced,
@@ -445,7 +458,7 @@ class Task:
 
     def cached(self, store: str) -> dict[Any, Any]:
         """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
-        return {key: c[1] for key, c in self._caches[store].items()}
+        return {key: c.new for key, c in self._caches[store].items()}
 
     def flush(self) -> None:
         """Write every cached update to its store (and changelog) and forward it."""
@@ -463,9 +476,9 @@ class Task:
         self._cached -= len(entries)
         target, processors = self.stores[store], self.processors
         for key, cached in entries:
-            target.write(key, cached[1])
+            target.write(key, cached.new)
         for _, cached in entries:  # forwarding may cache updates of other stores
-            processors[cached[0]].forward(_forwarded(cached))
+            processors[cached.processor].forward(_forwarded(cached))
 
 
 def punctuate(task: Task, kind: PunctuationType, now: int) -> None:
