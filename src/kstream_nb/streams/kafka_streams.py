@@ -370,17 +370,7 @@ class KafkaStreams:
                 task = tasks.get((sub_of[topic], partition))
                 if task is None:  # revoked while in flight
                     continue
-                process = task.process
-                for r in records:
-                    headers = r.headers
-                    process(
-                        topic,
-                        r.offset,
-                        r.key,
-                        r.value,
-                        r.timestamp,
-                        tuple(headers) if headers else (),
-                    )
+                task.process_records(topic, records)
                 done += len(records)
             self.processed += done
             if done and self._cluster.now_ms() - self._last_commit_ms >= self._commit_interval_ms:

@@ -42,6 +42,16 @@ class StreamRecord(msgspec.Struct):
         )
 
 
+class FetchedRecord(msgspec.Struct, gc=False):
+    """A record as fetched, key and value still bytes (what `Task.process_records` takes)."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+    headers: Iterable[tuple[str, bytes | None]] = ()
+
+
 class Change(msgspec.Struct, frozen=True):
     """What a KTable forwards: the new value for a key and the one it replaced."""
 
@@ -338,22 +348,33 @@ class Task:
         headers: Iterable[tuple[str, bytes | None]] = (),
     ) -> None:
         """Run one record (still bytes) from `topic` through the sub-topology."""
+        self.process_records(topic, (FetchedRecord(offset, key, value, timestamp, headers),))
+
+    def process_records(self, topic: str, records: Iterable[Any]) -> None:
+        """Run records fetched from `topic` (still bytes) through the sub-topology, in order:
+        objects with `offset`, `key`, `value`, `timestamp` and `headers` attributes, such as
+        aiokafka's records or `FetchedRecord`s. The bulk form of `process`."""
         source = self._sources[topic]
         self._current_topic = topic
-        self._current_offset = offset
-        try:
-            source.process(
-                StreamRecord(
-                    key, value, timestamp, headers if type(headers) is tuple else tuple(headers)
+        for r in records:
+            self._current_offset = r.offset
+            headers = r.headers
+            try:
+                source.process(
+                    StreamRecord(
+                        r.key,
+                        r.value,
+                        r.timestamp,
+                        headers if type(headers) is tuple else tuple(headers or ()),
+                    )
                 )
-            )
-        except Exception as exc:  # the error policy decides: fail, or skip (and dead-letter)
-            if self.on_error is None:
-                raise
-            self.on_error(self, exc, key, value, timestamp)
-        self.processed += 1
-        if self.punctuators:
-            punctuate(self, PunctuationType.STREAM_TIME, self.stream_time)
+            except Exception as exc:  # the error policy decides: fail, or skip (and dead-letter)
+                if self.on_error is None:
+                    raise
+                self.on_error(self, exc, r.key, r.value, r.timestamp)
+            self.processed += 1
+            if self.punctuators:
+                punctuate(self, PunctuationType.STREAM_TIME, self.stream_time)
 
     def advance_wall_clock(self, now_ms: int) -> None:
         """Fire wall-clock punctuations due at `now_ms`."""
