@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -90,7 +90,13 @@ _BUILD_AHEAD = 64
 
 def _fetched(records: bytes, offset: int, state: _PartitionState) -> Iterator[Any]:
     """The records of fetched batches from `offset` on, as aiokafka's record objects; as it
-    enters a batch it notes the batch's timestamp type and leader epoch in `state`."""
+    enters a batch it notes the batch's timestamp type and leader epoch in `state`. Whole
+    batches are iterated by aiokafka's own (compiled) iterator, with no Python frame per
+    record."""
+    return itertools.chain.from_iterable(_batch_records(records, offset, state))
+
+
+def _batch_records(records: bytes, offset: int, state: _PartitionState) -> Iterator[Iterable[Any]]:
     for batch in iter_batches(records):
         if batch.is_control or batch.last_offset < offset:
             continue
@@ -102,11 +108,9 @@ def _fetched(records: bytes, offset: int, state: _PartitionState) -> Iterator[An
         epoch = batch.partition_leader_epoch
         state.epoch = None if epoch < 0 else epoch
         if batch.base_offset >= offset:
-            yield from batch.raw_records()
+            yield batch.decoded()
         else:
-            for r in batch.raw_records():
-                if r.offset >= offset:
-                    yield r
+            yield (r for r in batch.decoded() if r.offset >= offset)
 
 
 def _build(state: _PartitionState, count: int) -> bool:
