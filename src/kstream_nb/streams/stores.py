@@ -153,18 +153,22 @@ class WindowStore:
     def get(self, key: Any, window_start: int) -> Any:
         if self._expired(window_start):
             return None
-        return self._by_key.get(key, {}).get(window_start)
+        windows = self._by_key.get(key)
+        return None if windows is None else windows.get(window_start)
 
     def put(self, key: Any, window_start: int, value: Any) -> None:
-        self._observe(window_start)
-        if self._expired(window_start):
-            return  # Kafka skips writes to expired segments (and logs nothing to the changelog)
-        self._set(key, window_start, value)
-        if self._on_write is not None:
-            self._on_write((key, window_start), value)
+        self.write((key, window_start), value)
 
     def write(self, key: tuple[Any, int], value: Any) -> None:
-        self.put(key[0], key[1], value)
+        """`put` by (key, window start): what the record cache writes at each flush."""
+        start = key[1]
+        if start > self._observed:
+            self._observe(start)
+        if self.retention_ms > 0 and start <= self._observed - self.retention_ms:
+            return  # Kafka skips writes to expired segments (and logs nothing to the changelog)
+        self._set(key[0], start, value)
+        if self._on_write is not None:
+            self._on_write(key, value)
 
     def read(self, key: tuple[Any, int]) -> Any:
         return self.get(key[0], key[1])
