@@ -327,18 +327,22 @@ class _WindowedAggregator(Processor):
 class _WindowAggregate(_WindowedAggregator):
     windows: TimeWindows
 
+    def init(self, task: Task, children: list[Processor]) -> None:
+        super().init(task, children)
+        self._size, self._grace = self.windows.size_ms, self.windows.grace_ms
+        self._tumbling = self.windows.advance_ms == self._size
+
     def process(self, record: StreamRecord) -> None:
         if record.key is None or record.value is None:
             return
         task = self.task
-        windows = self.windows
-        close_time = task.stream_time - windows.grace_ms
-        size = windows.size_ms
+        close_time = task.stream_time - self._grace
+        size = self._size
         timestamp = record.timestamp
-        if windows.advance_ms == size:  # tumbling: one window, no range to build
+        if self._tumbling:  # one window, no range to build
             starts: Iterable[int] = (timestamp - timestamp % size,)
         else:
-            starts = windows.starts_for(timestamp)
+            starts = self.windows.starts_for(timestamp)
         for start in starts:
             end = start + size
             if end <= close_time:
