@@ -10,6 +10,8 @@ batches itself (one per topic-partition) and writes them all at once at each com
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kstream_nb.client.partitioner import murmur2
@@ -22,6 +24,15 @@ __all__ = ["RecordCollector"]
 _NO_HEADERS: list[tuple[str, bytes | None]] = []
 
 
+@dataclass(slots=True)
+class _OpenBatch:
+    """A topic-partition's batch being filled: the builder, its compiled encoder, its count."""
+
+    builder: BatchBuilder
+    encode: Callable[[int, int | None, bytes | None, bytes | None, list[Any]], object]
+    count: int = 0
+
+
 class RecordCollector:
     """Batches per (topic, partition), written by `flush()`; not thread-safe (one per app)."""
 
@@ -31,7 +42,7 @@ class RecordCollector:
         self._cluster = cluster
         self.max_records = max_records
         self.batch_records = batch_records
-        self._open: dict[tuple[str, int], BatchBuilder] = {}
+        self._open: dict[tuple[str, int], _OpenBatch] = {}
         self._full: list[tuple[str, int, bytes]] = []
         self._partitions: dict[str, int] = {}
         self._by_key: dict[tuple[bytes, int], int] = {}
@@ -76,23 +87,30 @@ class RecordCollector:
                     partition = murmur2(hashed, count)
                     if len(self._by_key) < 1_000_000:
                         self._by_key[slot] = partition
-        builder = self._open.get((topic, partition))
-        if builder is None:
-            builder = self._open[(topic, partition)] = BatchBuilder()
-        if headers:
-            builder.append(key, value, max(timestamp, 0), headers)
-        else:
-            builder.append_fast(key, value, max(timestamp, 0), _NO_HEADERS)
-        if len(builder) >= self.batch_records:
-            self._full.append((topic, partition, builder.build()))
-            del self._open[(topic, partition)]
+        tp = (topic, partition)
+        batch = self._open.get(tp)
+        if batch is None:
+            builder = BatchBuilder()
+            batch = self._open[tp] = _OpenBatch(builder, builder.encoder)
+        n = batch.count
+        batch.encode(
+            n,
+            timestamp if timestamp > 0 else 0,
+            key,
+            value,
+            list(headers) if headers else _NO_HEADERS,
+        )
+        batch.count = n = n + 1
+        if n >= self.batch_records:
+            self._full.append((topic, partition, batch.builder.build()))
+            del self._open[tp]
         self.pending += 1
         if self.pending >= self.max_records:
             self.flush()
 
     def flush(self) -> None:
         """Write every batch and wait until all are acknowledged by every in-sync replica."""
-        batches = self._full + [(t, p, b.build()) for (t, p), b in self._open.items()]
+        batches = self._full + [(t, p, b.builder.build()) for (t, p), b in self._open.items()]
         self._full, self._open = [], {}
         if not batches:
             return
