@@ -284,6 +284,24 @@ def test_bad_input_fails_or_is_logged_and_skipped_with_its_position() -> None:
         assert driver.create_output_topic("out").get_queue_size() == 1
 
 
+def test_a_key_that_is_not_utf8_is_reported_by_the_string_serde() -> None:
+    """Sources decode str keys with `bytes.decode` (the serde's fast path for bytes); a bad
+    key is still explained in the string serde's own words, and the serde itself still reads
+    any buffer."""
+    builder = StreamsBuilder()
+    builder.stream("n", key_serde=Serdes.String()).to("out")
+    config = {**CONFIG, "default.deserialization.exception.handler": "log_and_continue"}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.pipe_raw("n", b"\xff\xfe", b"1")
+        driver.pipe_raw("n", "ключ".encode(), b"2")
+        assert driver.skipped[0].startswith("n-0@0: string serde cannot deserialize b'\\xff\\xfe'")
+        assert driver.create_output_topic("out", Serdes.String()).read_key_values_to_list() == [
+            ("ключ", b"2")
+        ]
+    assert Serdes.String().deserialize(memoryview(b"abc")) == "abc"  # type: ignore[arg-type]
+    assert Serdes.String().deserializer()(b"abc") == "abc"
+
+
 def test_a_timestamp_extractor_gives_event_time_from_the_value() -> None:
     builder = StreamsBuilder()
     table = (
