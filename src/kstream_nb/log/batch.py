@@ -280,20 +280,11 @@ class RecordBatch:
             )
         return max_timestamp
 
-    def raw_records(self) -> Iterator[Any]:
-        """aiokafka's own record objects (offset, timestamp, key, value, headers attributes):
-        for consumers that build their own message objects and want no copy in between."""
-        try:
-            yield from _AioBatch(self.data)
-        except Exception as exc:  # aiokafka raises its own and builtin errors on bad bytes
-            raise CorruptRecordError(
-                f"record batch at offset {self.base_offset} cannot be decoded: {exc}"
-            ) from exc
-
     def decoded(self) -> Iterable[Any]:
-        """aiokafka's decoder over this batch: iterating it yields the same records as
-        `raw_records`, from compiled code alone. Its errors are aiokafka's own; the batch's
-        CRC is checked when it is appended to a log, so the log's batches decode."""
+        """aiokafka's decoder over this batch: iterating it yields aiokafka's own record
+        objects (offset, timestamp, key, value, headers attributes), from compiled code alone,
+        for consumers that build their own messages. Its errors are aiokafka's own; a batch's
+        CRC and records are checked when it is appended to a log, so the log's batches decode."""
         return cast(Iterable[Any], _AioBatch(self.data))
 
     def records(self) -> Iterator[Record]:
