@@ -283,8 +283,9 @@ class RecordBatch:
     def decoded(self) -> Iterable[Any]:
         """aiokafka's decoder over this batch: iterating it yields aiokafka's own record
         objects (offset, timestamp, key, value, headers attributes), from compiled code alone,
-        for consumers that build their own messages. Its errors are aiokafka's own; a batch's
-        CRC and records are checked when it is appended to a log, so the log's batches decode."""
+        for consumers that build their own messages. Its errors are aiokafka's own: a batch's
+        CRC is checked when it is appended to a log (and its records too, unless this
+        process's own encoder built it), so the log's batches decode."""
         return cast(Iterable[Any], _AioBatch(self.data))
 
     def records(self) -> Iterator[Record]:
@@ -396,16 +397,6 @@ class BatchBuilder:
         self._count += 1
         return True
 
-    def append_fast(
-        self, key: bytes | None, value: bytes | None, timestamp: int, headers: list[Header]
-    ) -> bool:
-        """`append` for callers that already hold bytes and a headers list (a producer's hot
-        path): no conversion, one call into the compiled encoder."""
-        if self._append(self._count, timestamp, key, value, headers) is None:
-            return False
-        self._count += 1
-        return True
-
     @property
     def encoder(
         self,
@@ -436,7 +427,7 @@ class BatchBuilder:
         return added
 
     def __len__(self) -> int:
-        """Records added through `append`, `append_fast` and `extend`."""
+        """Records added through `append` and `extend` (not those added through `encoder`)."""
         return self._count
 
     def build(self, base_offset: int = 0, partition_leader_epoch: int = -1) -> bytes:
