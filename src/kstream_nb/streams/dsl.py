@@ -181,23 +181,29 @@ class _Source(Processor):
         self._value_of = self._value_serde.deserializer()
 
     def process(self, record: StreamRecord) -> None:
-        """Deserialize the task's record in place (nothing else holds it) and forward it."""
-        raw_key, raw_value = record.key, record.value
+        self.receive(record.key, record.value, record.timestamp, record.headers)
+
+    def receive(
+        self,
+        raw_key: bytes | None,
+        raw_value: bytes | None,
+        timestamp: int,
+        headers: tuple[tuple[str, bytes | None], ...],
+    ) -> None:
+        """Deserialize a record as fetched, advance stream time and forward the record."""
         try:
             key = None if raw_key is None else self._key_of(raw_key)
             value = None if raw_value is None else self._value_of(raw_value)
         except Exception as exc:
             raise self._deserialization_error(raw_key, raw_value, exc) from exc
-        timestamp = record.timestamp
         if self.extractor is not None:
-            timestamp = int(self.extractor(value, record.timestamp))
+            timestamp = int(self.extractor(value, timestamp))
             if timestamp < 0:
                 raise ValueError(f"the timestamp extractor gave a negative timestamp {timestamp}")
         task = self.task
         if timestamp > task.stream_time:
             task.stream_time = timestamp
-        record.key, record.value, record.timestamp = key, value, timestamp
-        self.forward(record)
+        self.forward(StreamRecord(key, value, timestamp, headers))
 
     def _deserialization_error(
         self, raw_key: bytes | None, raw_value: bytes | None, exc: Exception
@@ -340,18 +346,23 @@ class _WindowAggregate(_WindowedAggregator):
         size = self._size
         timestamp = record.timestamp
         if self._tumbling:  # one window, no range to build
-            starts: Iterable[int] = (timestamp - timestamp % size,)
-        else:
-            starts = self.windows.starts_for(timestamp)
-        for start in starts:
-            end = start + size
-            if end <= close_time:
-                task.dropped_late += 1
-                log.debug(
-                    "dropped a late record for window %s (stream time %d)",
-                    Window(start, end),
-                    task.stream_time,
+            start = timestamp - timestamp % size
+            if start + size <= close_time:
+                self._drop(start)
+            else:
+                task.table_aggregate(
+                    self,
+                    self.store_name,
+                    (record.key, start),
+                    record,
+                    self.initializer,
+                    self.aggregator,
+                    Window(start, start + size),
                 )
+            return
+        for start in self.windows.starts_for(timestamp):
+            if start + size <= close_time:
+                self._drop(start)
                 continue
             task.table_aggregate(
                 self,
@@ -360,8 +371,17 @@ class _WindowAggregate(_WindowedAggregator):
                 record,
                 self.initializer,
                 self.aggregator,
-                Window(start, end),
+                Window(start, start + size),
             )
+
+    def _drop(self, start: int) -> None:
+        """A record for a closed window (its end + grace <= stream time) is dropped, counted."""
+        self.task.dropped_late += 1
+        log.debug(
+            "dropped a late record for window %s (stream time %d)",
+            Window(start, start + self._size),
+            self.task.stream_time,
+        )
 
 
 class _SessionAggregate(_WindowedAggregator):

@@ -66,14 +66,19 @@ class Processor:
     children: list[Processor]
     name: str  # its node's name, set by the task
 
+    #: Pass a record to every child. Set by `init`: with one child (most nodes), the child's
+    #: own `process`, one Python call less per record and node.
+    forward: Callable[[StreamRecord], None]
+
     def init(self, task: Task, children: list[Processor]) -> None:
         self.task = task
         self.children = children
+        self.forward = children[0].process if len(children) == 1 else self._forward_all
 
     def process(self, record: StreamRecord) -> None:
         raise NotImplementedError
 
-    def forward(self, record: StreamRecord) -> None:
+    def _forward_all(self, record: StreamRecord) -> None:
         for child in self.children:
             child.process(record)
 
@@ -324,7 +329,7 @@ class Task:
         for node in sub.nodes:
             children = [self.processors[c.name] for c in node.children]
             self.processors[node.name].init(self, children)
-        self._sources = {
+        self._sources: dict[str, Any] = {  # the DSL's sources (dsl._Source)
             topic_name(topic): self.processors[node.name] for topic, node in sub.sources.items()
         }
         self._current_topic = ""
@@ -354,19 +359,17 @@ class Task:
         """Run records fetched from `topic` (still bytes) through the sub-topology, in order:
         objects with `offset`, `key`, `value`, `timestamp` and `headers` attributes, such as
         aiokafka's records or `FetchedRecord`s. The bulk form of `process`."""
-        source = self._sources[topic]
+        receive = self._sources[topic].receive
         self._current_topic = topic
         for r in records:
             self._current_offset = r.offset
             headers = r.headers
             try:
-                source.process(
-                    StreamRecord(
-                        r.key,
-                        r.value,
-                        r.timestamp,
-                        headers if type(headers) is tuple else tuple(headers or ()),
-                    )
+                receive(
+                    r.key,
+                    r.value,
+                    r.timestamp,
+                    headers if type(headers) is tuple else tuple(headers or ()),
                 )
             except Exception as exc:  # the error policy decides: fail, or skip (and dead-letter)
                 if self.on_error is None:
