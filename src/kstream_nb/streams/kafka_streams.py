@@ -61,6 +61,12 @@ _REBALANCING = (
     KafkaError.UNKNOWN_MEMBER_ID,
 )
 _ENTRY_BYTES = 100  # what one cached table update is taken to weigh
+#: Records drawn from the consumer per step. The records of a step are alive together (each an
+#: aiokafka object and its headers list, both tracked by the garbage collector); kept under the
+#: collector's young-generation threshold (700) they die young, instead of setting off passes
+#: that walk them and promote them to older generations (at 500 a step, the collector took
+#: twice as long in the streams bench).
+_RECORDS_PER_STEP = 200
 
 
 class KafkaStreams:
@@ -335,7 +341,7 @@ class KafkaStreams:
             return 0
         # Not under the lock: queries of the stores (other threads) must not wait for a poll.
         self._follow_global_tables()
-        messages, chunks = consumer._consume_records(500, timeout)
+        messages, chunks = consumer._consume_records(_RECORDS_PER_STEP, timeout)
         done = 0
         with self._lock:
             now = self._cluster.now_ms()
