@@ -778,3 +778,44 @@ def test_a_source_uses_a_serde_subclasss_own_deserialize() -> None:
         ).read_values_to_list() == ["ABC"]
         assert len(driver.skipped) == 1
         assert "upper refuses 'bad'" in driver.skipped[0]
+
+
+class _Shout(Serde):
+    """A serde subclass that serializes its own way."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda s: s.encode(), lambda b: b.decode(), "shout")
+
+    def serialize(self, value: Any) -> bytes | None:
+        return None if value is None else value.upper().encode()
+
+
+def test_a_value_or_key_a_sink_cannot_serialize_is_explained_by_its_serde() -> None:
+    """Sinks call the serdes' bare functions; a failure is still reported in the serde's own
+    words, and a serde subclass's own `serialize` is used."""
+    builder = StreamsBuilder()
+    stream = builder.stream("n", key_serde=Serdes.String(), value_serde=Serdes.Json())
+    stream.filter(lambda key, value: not isinstance(value, str)).to(
+        "longs", value_serde=Serdes.Long()
+    )
+    stream.filter(lambda key, value: not isinstance(value, list)).select_key(
+        lambda key, value: value
+    ).to("keyed", key_serde=Serdes.String(), value_serde=_Shout())
+    with (
+        TopologyTestDriver(builder.build(), CONFIG) as driver,
+        pytest.raises(StreamsError, match=r"n-0@0: long serde cannot serialize \[1\]"),
+    ):
+        driver.pipe_raw("n", b"k", b"[1]")
+    config = {**CONFIG, "processing.exception.handler": "log_and_continue"}
+    with TopologyTestDriver(builder.build(), config) as driver:
+        driver.pipe_raw("n", b"k", b"7")  # Long writes 7; the str key serde cannot take 7
+        driver.pipe_raw("n", b"k", b'"ab"')
+        driver.pipe_raw("n", b"k", b"[1]")
+        assert [s.split(": ")[1] for s in driver.skipped] == [
+            "string serde cannot serialize 7",
+            "long serde cannot serialize [1]",
+        ]
+        longs = driver.create_output_topic("longs", Serdes.String(), Serdes.Long())
+        assert longs.read_key_values_to_list() == [("k", 7)]
+        keyed = driver.create_output_topic("keyed", Serdes.String(), Serdes.String())
+        assert keyed.read_key_values_to_list() == [("ab", "AB")]

@@ -70,8 +70,8 @@ class RecordCollector:
         value: bytes | None,
         timestamp: int,
         headers: Any = (),
-        partition: int | None = None,
         partition_key: bytes | None = None,
+        partition: int | None = None,
     ) -> None:
         """Queue a record for `partition`, or the one murmur2 gives `partition_key` (a windowed
         key's base key, as Kafka's WindowedStreamPartitioner) or else `key`."""

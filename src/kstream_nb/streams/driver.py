@@ -21,7 +21,7 @@ from typing import Any
 from kstream_nb.streams.errors import ErrorPolicy
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import KeyValueStore
-from kstream_nb.streams.topology import Node, Task, Topology
+from kstream_nb.streams.topology import Task, Topology
 
 __all__ = ["TestInputTopic", "TestOutputTopic", "TestRecord", "TopologyTestDriver"]
 
@@ -88,14 +88,12 @@ class TopologyTestDriver:
         value: Any,
         timestamp: int,
         headers: tuple[tuple[str, bytes | None], ...],
-        node: Node,
         partition_key: bytes | None = None,
     ) -> None:
-        name = self._topic_name(topic) if node.internal else topic
-        if name in self._by_topic:
-            self._feed(name, key, value, timestamp, headers)
+        if topic in self._by_topic:
+            self._feed(topic, key, value, timestamp, headers)
         else:
-            self._outputs.setdefault(name, deque()).append((key, value, timestamp))
+            self._outputs.setdefault(topic, deque()).append((key, value, timestamp))
 
     def _feed(
         self,

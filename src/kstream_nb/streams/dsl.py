@@ -24,7 +24,7 @@ import operator
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -80,11 +80,17 @@ class WindowedSerde(Serde):
     ) -> None:
         super().__init__(lambda key: self.serialize_parts(key)[0], deserialize, name)
         self.inner = inner
+        self._inner_bytes = inner.serializer()
         self._window_bytes = window_bytes
 
     def serialize_parts(self, key: Windowed) -> tuple[bytes, bytes | None]:
         """The key's bytes and its base key's (what the partitioner hashes)."""
-        base = self.inner.serialize(key.key)
+        base = key.key
+        if base is not None:
+            try:
+                base = self._inner_bytes(base)
+            except Exception:
+                base = self.inner.serialize(base)  # raises the inner serde's own explanation
         return (base or b"") + self._window_bytes(key.window), base
 
 
@@ -274,25 +280,46 @@ class _Sink(Processor):
         super().init(task, children)
         defaults = task.default_serdes
         self._own_key_serde = self.key_serde or defaults[0]
-        self._value_bytes = _value_serde(self.value_serde, defaults[1]).serialize
+        self._key_bytes = self._own_key_serde.serializer()
+        self._value_serde = _value_serde(self.value_serde, defaults[1])
+        self._value_bytes = self._value_serde.serializer()
+        # A fixed topic's name, resolved once (an internal topic's carries the application id).
+        fixed = self.topic if isinstance(self.topic, str) else None
+        self._topic_name = task.topic_name(fixed) if fixed and self.node.internal else fixed
 
     def process(self, record: StreamRecord) -> None:
-        topic = self.topic if isinstance(self.topic, str) else self.topic(record.key, record.value)
-        key: bytes | None
+        key, value = record.key, record.value
+        topic = self._topic_name
+        if topic is None:
+            topic = cast(Callable[[Any, Any], str], self.topic)(key, value)
         partition_key = None
-        if isinstance(record.key, Windowed):
-            key_serde = self._key_serde(record.key, self._own_key_serde)
-            if isinstance(key_serde, WindowedSerde):
-                # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
-                key, partition_key = key_serde.serialize_parts(record.key)
-            else:
-                key = key_serde.serialize(record.key)
-        else:
-            key = self._own_key_serde.serialize(record.key)
-        value = self._value_bytes(record.value)
-        self.task.collector(
-            topic, key, value, record.timestamp, record.headers, self.node, partition_key
-        )
+        try:
+            if isinstance(key, Windowed):
+                key_serde = self._key_serde(key, self._own_key_serde)
+                if isinstance(key_serde, WindowedSerde):
+                    # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
+                    key, partition_key = key_serde.serialize_parts(key)
+                else:
+                    key = key_serde.serialize(key)
+            elif key is not None:
+                key = self._key_bytes(key)
+            if value is not None:
+                value = self._value_bytes(value)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise self._serialization_error(record, exc) from exc
+        self.task.collector(topic, key, value, record.timestamp, record.headers, partition_key)
+
+    def _serialization_error(self, record: StreamRecord, exc: Exception) -> SerializationError:
+        """The serdes' own words for a failure of their bare functions."""
+        try:
+            if not isinstance(record.key, Windowed):
+                self._own_key_serde.serialize(record.key)
+            self._value_serde.serialize(record.value)
+        except SerializationError as error:
+            return error
+        return SerializationError(f"cannot serialize the record: {exc!r}")
 
 
 class _Aggregate(Processor):

@@ -30,7 +30,7 @@ from kstream_nb.streams.collector import RecordCollector
 from kstream_nb.streams.errors import ErrorPolicy, StreamsError
 from kstream_nb.streams.serdes import Serde, Serdes
 from kstream_nb.streams.stores import KeyValueStore, StoreSpec, WindowStore
-from kstream_nb.streams.topology import Node, Task, Topology
+from kstream_nb.streams.topology import Task, Topology
 from kstream_nb.streams.windows import Window
 
 __all__ = ["KafkaStreams", "StreamsError"]
@@ -404,49 +404,28 @@ class KafkaStreams:
             elif code != KafkaError._NO_OFFSET:
                 raise
 
-    def _collect(
-        self,
-        topic: str,
-        key: Any,
-        value: Any,
-        timestamp: int,
-        headers: tuple[tuple[str, bytes | None], ...],
-        node: Node,
-        partition_key: bytes | None = None,
-    ) -> None:
-        assert self._producer is not None
-        name = self._topic(topic) if node.internal else topic
-        self._producer.send(
-            name,
-            key,
-            value,
-            timestamp,
-            list(headers) if headers else None,
-            partition_key=partition_key,
-        )
-
-    def _produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        timestamp: int,
-        headers: list[tuple[str, bytes | None]] | None,
-        partition: int | None,
-    ) -> None:
-        assert self._producer is not None
-        self._producer.send(topic, key, value, timestamp, headers, partition)
-
     def _changelog_writer(self, task: Task, store: str) -> Callable[[Any, Any], None]:
         """What a logged store of `task` calls on each write: the record for its changelog
-        partition (the task's own), stamped with the task's stream time."""
-        encode = self._encoder(self.topology.stores[store])
+        partition (the task's own), stamped with the task's stream time. A window store's key
+        is (key, window start): the key's bytes, then the start's 8."""
+        assert self._producer is not None
+        send = self._producer.send
+        spec = self.topology.stores[store]
+        key_serde, value_serde = self._serdes(spec)
+        key_bytes, value_bytes = key_serde.serializer(), value_serde.serializer()
         topic, partition = self.changelog_topic(store), task.partition
+        windowed, pack = spec.kind == "window", _START.pack
 
         def write(key: Any, value: Any) -> None:
-            assert self._producer is not None
-            data_key, data_value = encode(key, value)
-            self._producer.send(topic, data_key, data_value, task.stream_time, None, partition)
+            base = key[0] if windowed else key
+            try:
+                data_key = None if base is None else key_bytes(base)
+                data_value = None if value is None else value_bytes(value)
+            except Exception:  # the bare functions failed: the serdes say why
+                data_key, data_value = key_serde.serialize(base), value_serde.serialize(value)
+            if windowed:
+                data_key = (data_key or b"") + pack(key[1])
+            send(topic, data_key, data_value, task.stream_time, partition=partition)
 
         return write
 
@@ -460,17 +439,6 @@ class KafkaStreams:
             )
             self._store_serdes[spec.name] = found
         return found
-
-    def _encoder(self, spec: StoreSpec) -> Callable[[Any, Any], tuple[bytes | None, bytes | None]]:
-        """A store's (key, value) -> changelog bytes; a window store's key is (key, start)."""
-        serialize_key, serialize_value = (serde.serialize for serde in self._serdes(spec))
-        if spec.kind != "window":
-            return lambda key, value: (serialize_key(key), serialize_value(value))
-        pack = _START.pack
-        return lambda key, value: (
-            (serialize_key(key[0]) or b"") + pack(key[1]),
-            serialize_value(value),
-        )
 
     def _decode(self, spec: StoreSpec, key: bytes, value: bytes | None) -> tuple[Any, Any]:
         key_serde, value_serde = self._serdes(spec)
@@ -492,11 +460,12 @@ class KafkaStreams:
             if sub_id is None or (sub_id, tp.partition) in self.tasks:
                 continue
             sub = self.topology.subtopologies[sub_id]
+            assert self._producer is not None
             task = Task(
                 self.topology,
                 sub,
                 tp.partition,
-                self._collect,
+                self._producer.send,
                 topic_name=self._topic,
                 default_serdes=self._defaults,
                 on_error=self.errors.for_tasks(self._dead_letter),
@@ -584,7 +553,8 @@ class KafkaStreams:
         return self.errors.skipped
 
     def _dead_letter(self, topic: str, key: Any, value: Any, timestamp: int, headers: Any) -> None:
-        self._produce(topic, key, value, timestamp, headers, None)
+        assert self._producer is not None
+        self._producer.send(topic, key, value, timestamp, headers)
 
     # -- interactive queries ---------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -57,6 +57,14 @@ class Serde:
                 f"{self.name} serde cannot deserialize {bytes(data[:40])!r}: {exc}"
             ) from exc
 
+    def serializer(self) -> Callable[[Any], bytes]:
+        """The bare function behind `serialize`, for hot paths that map None themselves and, on
+        failure, call `serialize` for the error that explains it; `serialize` itself when a
+        subclass serializes its own way."""
+        if type(self).serialize is Serde.serialize:
+            return self._serialize
+        return cast(Callable[[Any], bytes], self.serialize)
+
     def deserializer(self) -> Callable[[bytes], Any]:
         """The bare function behind `deserialize`, for loops over `bytes` (records read from a
         log) that map None themselves and, on failure, call `deserialize` for the error that
@@ -89,7 +97,7 @@ class Serdes:
 
     @staticmethod
     def String() -> Serde:  # noqa: N802 -- Kafka Streams' name
-        return Serde(lambda s: s.encode(), lambda b: str(b, "utf-8"), "string", bytes.decode)
+        return Serde(str.encode, lambda b: str(b, "utf-8"), "string", bytes.decode)
 
     @staticmethod
     def Bytes() -> Serde:  # noqa: N802

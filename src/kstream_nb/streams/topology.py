@@ -268,10 +268,13 @@ def _forwarded(entry: _Cached) -> StreamRecord:
     return StreamRecord(key, Change(entry.new, entry.old), entry.timestamp, entry.headers)
 
 
-#: (topic, key, value, timestamp, headers, sink node, partition key): the partition key, when
-#: not None, is what the partitioner hashes instead of the key (a windowed key's base key).
+#: What sinks write through: (topic, key, value, timestamp, headers, partition key), the topic
+#: named as in the cluster (an internal one with its application id), key and value as bytes.
+#: The partition key, when not None, is what the partitioner hashes instead of the key (a
+#: windowed key's base key).
 Collector = Callable[
-    [str, Any, Any, int, tuple[tuple[str, bytes | None], ...], Node, bytes | None], None
+    [str, bytes | None, bytes | None, int, tuple[tuple[str, bytes | None], ...], bytes | None],
+    None,
 ]
 
 
