@@ -255,26 +255,20 @@ class _Sink(Processor):
         self.key_serde = key_serde
         self.value_serde = value_serde
         self.node = node
-        self._windowed: dict[Any, Serde] = {}  # (session or size) -> the windowed key serde
+        self._windowed: dict[str | int, WindowedSerde] = {}  # "session" or size -> key serde
 
-    def _key_serde(self, key: Any, serde: Serde) -> Serde:
-        """A windowed key goes out with Kafka's windowed serde around the key's own."""
-        if not isinstance(key, Windowed) or isinstance(serde, WindowedSerde):
-            return serde
-        window = key.window
-        if isinstance(window, SessionWindow):
-            kind: str | int = "session"
+    def _windowed_serde(self, kind: str | int) -> WindowedSerde:
+        """The serde of a sink's windowed keys (`kind`: "session" or the windows' size): its
+        own if it is windowed, else Kafka's windowed serde around its key serde."""
+        own = self._own_key_serde
+        if isinstance(own, WindowedSerde):
+            made = own
+        elif kind == "session":
+            made = session_windowed_serde(own)
         else:
-            kind = window.end - window.start
-        found = self._windowed.get(kind)
-        if found is None:
-            made = (
-                session_windowed_serde(serde)
-                if isinstance(kind, str)
-                else windowed_serde(serde, kind)
-            )
-            found = self._windowed[kind] = made
-        return found
+            made = windowed_serde(own, int(kind))
+        self._windowed[kind] = made
+        return made
 
     def init(self, task: Task, children: list[Processor]) -> None:
         super().init(task, children)
@@ -295,12 +289,11 @@ class _Sink(Processor):
         partition_key = None
         try:
             if isinstance(key, Windowed):
-                key_serde = self._key_serde(key, self._own_key_serde)
-                if isinstance(key_serde, WindowedSerde):
-                    # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
-                    key, partition_key = key_serde.serialize_parts(key)
-                else:
-                    key = key_serde.serialize(key)
+                window = key.window
+                kind = "session" if isinstance(window, SessionWindow) else window.end - window.start
+                serde = self._windowed.get(kind) or self._windowed_serde(kind)
+                # Kafka's WindowedStreamPartitioner: murmur2 of the base key only.
+                key, partition_key = serde.serialize_parts(key)
             elif key is not None:
                 key = self._key_bytes(key)
             if value is not None:
@@ -384,7 +377,7 @@ class _WindowAggregate(_WindowedAggregator):
                     record,
                     self.initializer,
                     self.aggregator,
-                    Window(start, start + size),
+                    size,
                 )
             return
         for start in self.windows.starts_for(timestamp):
@@ -398,7 +391,7 @@ class _WindowAggregate(_WindowedAggregator):
                 record,
                 self.initializer,
                 self.aggregator,
-                Window(start, start + size),
+                size,
             )
 
     def _drop(self, start: int) -> None:

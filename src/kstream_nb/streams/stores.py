@@ -151,10 +151,10 @@ class WindowStore:
         keys[key] = None
 
     def get(self, key: Any, window_start: int) -> Any:
-        if self._expired(window_start):
-            return None
         windows = self._by_key.get(key)
-        return None if windows is None else windows.get(window_start)
+        if windows is None or self._expired(window_start):
+            return None
+        return windows.get(window_start)
 
     def put(self, key: Any, window_start: int, value: Any) -> None:
         self.write((key, window_start), value)
@@ -171,7 +171,11 @@ class WindowStore:
             self._on_write(key, value)
 
     def read(self, key: tuple[Any, int]) -> Any:
-        return self.get(key[0], key[1])
+        """`get` by (key, window start): what the record cache reads on a miss."""
+        windows = self._by_key.get(key[0])
+        if windows is None or self._expired(key[1]):
+            return None
+        return windows.get(key[1])
 
     def restore(self, key: tuple[Any, int], value: Any) -> None:
         self._observe(key[1])

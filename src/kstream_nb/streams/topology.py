@@ -256,15 +256,17 @@ class _Cached(msgspec.Struct, gc=False):
     processor: str  # the node that made the update, which forwards it
     new: Any
     old: Any
-    key: Any  # the record's key (a windowed update's base key)
     timestamp: int
     headers: tuple[tuple[str, bytes | None], ...]
-    window: Window | None
+    window_size: int  # 0, or the size of the windows of a window store (keys: (key, start))
 
 
-def _forwarded(entry: _Cached) -> StreamRecord:
-    """The record an update forwards: `Change(new, old)`, keyed by its window if it has one."""
-    key = entry.key if entry.window is None else Windowed(entry.key, entry.window)
+def _forwarded(key: Any, entry: _Cached) -> StreamRecord:
+    """The record an update of `key` forwards: `Change(new, old)`, keyed by its window if it
+    has one (a window store's key is (key, window start))."""
+    if entry.window_size:
+        start = key[1]
+        key = Windowed(key[0], Window(start, start + entry.window_size))
     return StreamRecord(key, Change(entry.new, entry.old), entry.timestamp, entry.headers)
 
 
@@ -403,46 +405,27 @@ class Task:
         new: Any,
         old: Any,
         record: StreamRecord,
-        window: Window | None = None,
+        window_size: int = 0,
     ) -> None:
-        """Write a table update and forward `Change(new, old)` (keyed by `Windowed(record.key,
-        window)` for a windowed update), now or, with a record cache, at the next flush:
-        updates of one key in between are merged into one, as in Kafka Streams with
-        `statestore.cache.max.bytes` > 0."""
+        """Write a table update and forward `Change(new, old)`, now or, with a record cache, at
+        the next flush: updates of one key in between are merged into one, as in Kafka Streams
+        with `statestore.cache.max.bytes` > 0. For a window store (`window_size` > 0), `key`
+        is (record key, window start) and the update is forwarded keyed by `Windowed`."""
+        entry = _Cached(processor.name, new, old, record.timestamp, record.headers, window_size)
         if self.cache_entries <= 0:
             self.stores[store].write(key, new)
-            processor.forward(
-                _forwarded(
-                    _Cached(
-                        processor.name,
-                        new,
-                        old,
-                        record.key,
-                        record.timestamp,
-                        record.headers,
-                        window,
-                    )
-                )
-            )
+            processor.forward(_forwarded(key, entry))
             return
         cache = self._caches[store]
         previous = cache.pop(key, None)  # merged: it moves to the newest end
+        cache[key] = entry
         if previous is not None:
-            old = previous.old  # the merged update replaces what the first one replaced
-        cache[key] = _Cached(
-            processor.name,
-            new,
-            old,
-            record.key,
-            record.timestamp,
-            record.headers,
-            window,
-        )
-        if previous is None:
-            self._cached += 1
-            if self._cached > self.cache_entries:
-                # Kafka evicts from the cache just written, which flushes its every entry.
-                self._flush_store(store)
+            entry.old = previous.old  # the merged update replaces what the first one replaced
+            return
+        self._cached += 1
+        if self._cached > self.cache_entries:
+            # Kafka evicts from the cache just written, which flushes its every entry.
+            self._flush_store(store)
 
     def table_aggregate(
         self,
@@ -452,36 +435,27 @@ class Task:
         record: StreamRecord,
         initializer: Callable[[], Any],
         aggregator: Callable[[Any, Any, Any], Any],
-        window: Window | None = None,
+        window_size: int = 0,
     ) -> None:
-        """Fold `record` into the aggregate at `key` of `store`: `table_get`, the aggregator
-        and `table_put` in one step, looking the key up in the record cache once (the hot path
-        of every aggregation). The cache is left as it was if the aggregator raises."""
+        """Fold `record` into the aggregate at `key` of `store` (`table_get`, the aggregator,
+        `table_put`): the hot path of every aggregation. A key waiting in the record cache is
+        looked up once and its entry updated in place. The cache is left as it was if the
+        aggregator raises."""
         cache = self._caches[store]
         cached = cache.get(key)
         if cached is None:
-            old = replaced = self.stores[store].read(key)
-        else:
-            old, replaced = cached.new, cached.old
-        new = aggregator(record.key, record.value, initializer() if old is None else old)
-        if self.cache_entries <= 0:
-            self.table_put(processor, store, key, new, old, record, window)
+            old = self.stores[store].read(key)
+            new = aggregator(record.key, record.value, initializer() if old is None else old)
+            self.table_put(processor, store, key, new, old, record, window_size)
             return
-        if cached is not None:
-            del cache[key]  # merged: it moves to the newest end
-        cache[key] = _Cached(
-            processor.name,
-            new,
-            replaced,
-            record.key,
-            record.timestamp,
-            record.headers,
-            window,
-        )
-        if cached is None:
-            self._cached += 1
-            if self._cached > self.cache_entries:
-                self._flush_store(store)
+        old = cached.new
+        new = aggregator(record.key, record.value, initializer() if old is None else old)
+        del cache[key]  # merged: it moves to the newest end, and keeps what the first replaced
+        cached.processor = processor.name
+        cached.new = new
+        cached.timestamp = record.timestamp
+        cached.headers = record.headers
+        cache[key] = cached
 
     def cached(self, store: str) -> dict[Any, Any]:
         """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
@@ -504,8 +478,8 @@ class Task:
         target, processors = self.stores[store], self.processors
         for key, cached in entries:
             target.write(key, cached.new)
-        for _, cached in entries:  # forwarding may cache updates of other stores
-            processors[cached.processor].forward(_forwarded(cached))
+        for key, cached in entries:  # forwarding may cache updates of other stores
+            processors[cached.processor].forward(_forwarded(key, cached))
 
 
 def punctuate(task: Task, kind: PunctuationType, now: int) -> None:
