@@ -471,14 +471,13 @@ class Task:
     def _flush_store(self, store: str) -> None:
         """Write a store's cached updates, then forward them: while they are forwarded the
         store holds them all, as Kafka's cache still does during its flush."""
-        cache = self._caches[store]
-        entries = list(cache.items())
-        cache.clear()
+        entries = self._caches[store]
+        self._caches[store] = {}  # forwarding may cache new updates, of this store or others
         self._cached -= len(entries)
         target, processors = self.stores[store], self.processors
-        for key, cached in entries:
+        for key, cached in entries.items():
             target.write(key, cached.new)
-        for key, cached in entries:  # forwarding may cache updates of other stores
+        for key, cached in entries.items():
             processors[cached.processor].forward(_forwarded(key, cached))
 
 
