@@ -8,7 +8,7 @@ import pytest
 
 from kstream_nb.cluster import ProduceResult
 from kstream_nb.errors import ErrorCode
-from kstream_nb.log import BatchBuilder
+from kstream_nb.log import BatchBuilder, RecordBatch
 from tests.cluster.conftest import MakeCluster, send, values
 
 TOPIC = "orders"
@@ -191,3 +191,37 @@ def test_a_delivery_callback_may_produce_again_and_every_request_is_answered_onc
     cluster.advance("5s")
     assert sorted(answers) == list(range(len(answers)))  # each offset answered exactly once
     assert len(answers) == len(cluster.read(TOPIC))
+
+
+def test_batches_built_by_this_process_are_not_decoded_again_unless_the_topic_needs_it(
+    make_cluster: MakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`produce_batches(trusted_encoder=True)` (the streams runtime's writes): the leader
+    decodes no records of a plain topic's batch, and still checks every key of a compacted
+    topic's; batches from anywhere else are decoded in full."""
+    cluster = make_cluster()
+    cluster.create_topic("plain", partitions=1, replication_factor=3)
+    cluster.create_topic(
+        "compacted", partitions=1, replication_factor=3, config={"cleanup.policy": "compact"}
+    )
+    decoded: list[bytes | None] = []  # the keys of our batches the leaders decoded
+    check_records = RecordBatch.check_records
+
+    def counted(self: RecordBatch, *, require_keys: bool = False) -> int:
+        decoded.extend(r.key for r in self.records() if r.value == b"mine")
+        return check_records(self, require_keys=require_keys)
+
+    monkeypatch.setattr(RecordBatch, "check_records", counted)
+
+    def batch(key: bytes | None) -> bytes:
+        builder = BatchBuilder()
+        builder.append(key, b"mine", cluster.now_ms())
+        return builder.build()
+
+    results = cluster.produce_batches(
+        [("plain", 0, batch(b"k")), ("compacted", 0, batch(None))], trusted_encoder=True
+    )
+    assert [r.error for r in results] == [ErrorCode.NONE, ErrorCode.INVALID_RECORD]
+    assert decoded == [None]  # the compacted topic's batch only
+    assert cluster.produce_batches([("plain", 0, batch(b"k"))])[0].error == ErrorCode.NONE
+    assert decoded == [None, b"k"]

@@ -565,11 +565,16 @@ class Cluster:
         *,
         acks: str | int = "all",
         timeout: str | int = "30s",
+        trusted_encoder: bool = False,
     ) -> list[ProduceResult]:
         """Send record batches to their partitions' leaders at once and wait for every answer.
 
         Batches whose partition's leader is moving are sent again (every 100 ms, within
         `timeout`), as a client retries; the results are in the order of `batches`.
+        `trusted_encoder=True` says every batch was built in this process by
+        `kstream_nb.log.BatchBuilder` (as the producer's and the streams runtime's are): the
+        leader then decodes records only where the topic needs them (see
+        `PartitionLog.append_as_leader`).
         """
         ack = _ACKS.get(str(acks))
         if ack is None:
@@ -582,7 +587,11 @@ class Cluster:
         pending = list(range(len(batches)))
         while pending:
             answers = _Answers(pending)
-            self._call(functools.partial(self._send_batches, batches, answers, ack, deadline))
+            self._call(
+                functools.partial(
+                    self._send_batches, batches, answers, ack, deadline, trusted_encoder
+                )
+            )
             if self.simulated:
                 self.wait_until(answers.done.is_set, timeout=timeout_ms + 1000, what="answers")
             elif not answers.done.wait(timeout_ms / 1000 + 1):
@@ -596,7 +605,12 @@ class Cluster:
         return [results[i] for i in range(len(batches))]
 
     def _send_batches(
-        self, batches: list[tuple[str, int, bytes]], answers: _Answers, ack: int, deadline: int
+        self,
+        batches: list[tuple[str, int, bytes]],
+        answers: _Answers,
+        ack: int,
+        deadline: int,
+        trusted_encoder: bool,
     ) -> None:
         for i in answers.expected:
             topic, partition, data = batches[i]
@@ -607,6 +621,7 @@ class Cluster:
                 acks=ack,
                 timeout_ms=max(1, deadline - self.now_ms()),
                 callback=answers.callback(i),
+                trusted_encoder=trusted_encoder,
             )
 
     def read(

@@ -114,7 +114,12 @@ class RecordCollector:
         self._full, self._open = [], {}
         if not batches:
             return
-        results = self._cluster.produce_batches(batches, acks="all", timeout="60s")
+        results = self._cluster.produce_batches(
+            batches,
+            acks="all",
+            timeout="60s",
+            trusted_encoder=True,  # built by BatchBuilder
+        )
         failed = [
             f"{topic}-{partition}: {result.error.name}"
             for (topic, partition, _), result in zip(batches, results, strict=True)
