@@ -254,6 +254,10 @@ class _Cached(msgspec.Struct, gc=False):
     value is garbage as soon as it is aggregated."""
 
     processor: str  # the node that made the update, which forwards it
+    #: The cache key this entry was first stored under. A merged update reinserts this one
+    #: and lets the caller's equal key go: that one was just made (in the CPU's caches), while
+    #: freeing the old one would touch memory long unused.
+    key: Any
     new: Any
     old: Any
     timestamp: int
@@ -411,17 +415,21 @@ class Task:
         the next flush: updates of one key in between are merged into one, as in Kafka Streams
         with `statestore.cache.max.bytes` > 0. For a window store (`window_size` > 0), `key`
         is (record key, window start) and the update is forwarded keyed by `Windowed`."""
-        entry = _Cached(processor.name, new, old, record.timestamp, record.headers, window_size)
+        entry = _Cached(
+            processor.name, key, new, old, record.timestamp, record.headers, window_size
+        )
         if self.cache_entries <= 0:
             self.stores[store].write(key, new)
             processor.forward(_forwarded(key, entry))
             return
         cache = self._caches[store]
         previous = cache.pop(key, None)  # merged: it moves to the newest end
-        cache[key] = entry
         if previous is not None:
-            entry.old = previous.old  # the merged update replaces what the first one replaced
+            # ... and replaces what the first one replaced, under the first one's key object
+            entry.key, entry.old = previous.key, previous.old
+            cache[previous.key] = entry
             return
+        cache[key] = entry
         self._cached += 1
         if self._cached > self.cache_entries:
             # Kafka evicts from the cache just written, which flushes its every entry.
@@ -455,7 +463,7 @@ class Task:
         cached.new = new
         cached.timestamp = record.timestamp
         cached.headers = record.headers
-        cache[key] = cached
+        cache[cached.key] = cached
 
     def cached(self, store: str) -> dict[Any, Any]:
         """Updates of `store` still in the record cache: key -> new value (None: deleted)."""
