@@ -378,7 +378,7 @@ class Task:
                     r.key,
                     r.value,
                     r.timestamp,
-                    headers if type(headers) is tuple else tuple(headers or ()),
+                    tuple(headers) if headers else (),  # (a tuple: itself)
                 )
             except Exception as exc:  # the error policy decides: fail, or skip (and dead-letter)
                 if self.on_error is None:
