@@ -76,7 +76,7 @@ class RecordCollector:
         """Queue a record for `partition`, or the one murmur2 gives `partition_key` (a windowed
         key's base key, as Kafka's WindowedStreamPartitioner) or else `key`."""
         if partition is None:
-            count = self._count(topic)
+            count = self._partitions.get(topic) or self._count(topic)
             hashed = key if partition_key is None else partition_key
             if hashed is None:
                 partition = next(self._round_robin) % count

@@ -277,6 +277,7 @@ class _Sink(Processor):
         self._key_bytes = self._own_key_serde.serializer()
         self._value_serde = _value_serde(self.value_serde, defaults[1])
         self._value_bytes = self._value_serde.serializer()
+        self._send = task.collector
         # A fixed topic's name, resolved once (an internal topic's carries the application id).
         fixed = self.topic if isinstance(self.topic, str) else None
         self._topic_name = task.topic_name(fixed) if fixed and self.node.internal else fixed
@@ -302,7 +303,7 @@ class _Sink(Processor):
             raise
         except Exception as exc:
             raise self._serialization_error(record, exc) from exc
-        self.task.collector(topic, key, value, record.timestamp, record.headers, partition_key)
+        self._send(topic, key, value, record.timestamp, record.headers, partition_key)
 
     def _serialization_error(self, record: StreamRecord, exc: Exception) -> SerializationError:
         """The serdes' own words for a failure of their bare functions."""

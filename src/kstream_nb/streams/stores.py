@@ -173,9 +173,8 @@ class WindowStore:
     def read(self, key: tuple[Any, int]) -> Any:
         """`get` by (key, window start): what the record cache reads on a miss."""
         windows = self._by_key.get(key[0])
-        if windows is None or self._expired(key[1]):
-            return None
-        return windows.get(key[1])
+        value = None if windows is None else windows.get(key[1])
+        return None if value is None or self._expired(key[1]) else value
 
     def restore(self, key: tuple[Any, int], value: Any) -> None:
         self._observe(key[1])
