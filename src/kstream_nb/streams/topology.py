@@ -66,8 +66,8 @@ class Processor:
     children: list[Processor]
     name: str  # its node's name, set by the task
 
-    #: Pass a record to every child. Set by `init`: with one child (most nodes), the child's
-    #: own `process`, one Python call less per record and node.
+    #: Pass a record to every child. Set by `init` (so not a method to override): with one
+    #: child (most nodes), the child's own `process`, one Python call less per record and node.
     forward: Callable[[StreamRecord], None]
 
     def init(self, task: Task, children: list[Processor]) -> None:
