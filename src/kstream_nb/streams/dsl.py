@@ -366,22 +366,12 @@ class _WindowAggregate(_WindowedAggregator):
         close_time = task.stream_time - self._grace
         size = self._size
         timestamp = record.timestamp
-        if self._tumbling:  # one window, no range to build
-            start = timestamp - timestamp % size
-            if start + size <= close_time:
-                self._drop(start)
-            else:
-                task.table_aggregate(
-                    self,
-                    self.store_name,
-                    (record.key, start),
-                    record,
-                    self.initializer,
-                    self.aggregator,
-                    size,
-                )
-            return
-        for start in self.windows.starts_for(timestamp):
+        starts: Iterable[int] = (
+            (timestamp - timestamp % size,)  # tumbling: one window, no range to build
+            if self._tumbling
+            else self.windows.starts_for(timestamp)
+        )
+        for start in starts:
             if start + size <= close_time:
                 self._drop(start)
                 continue

@@ -151,10 +151,7 @@ class WindowStore:
         keys[key] = None
 
     def get(self, key: Any, window_start: int) -> Any:
-        windows = self._by_key.get(key)
-        if windows is None or self._expired(window_start):
-            return None
-        return windows.get(window_start)
+        return self.read((key, window_start))
 
     def put(self, key: Any, window_start: int, value: Any) -> None:
         self.write((key, window_start), value)
@@ -171,7 +168,8 @@ class WindowStore:
             self._on_write(key, value)
 
     def read(self, key: tuple[Any, int]) -> Any:
-        """`get` by (key, window start): what the record cache reads on a miss."""
+        """`get` by (key, window start) (what the record cache reads on a miss); None for a
+        window never written or expired."""
         windows = self._by_key.get(key[0])
         value = None if windows is None else windows.get(key[1])
         return None if value is None or self._expired(key[1]) else value

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol, cast
 
 import msgspec
 
@@ -265,13 +265,26 @@ class _Cached(msgspec.Struct, gc=False):
     window_size: int  # 0, or the size of the windows of a window store (keys: (key, start))
 
 
-def _forwarded(key: Any, entry: _Cached) -> StreamRecord:
-    """The record an update of `key` forwards: `Change(new, old)`, keyed by its window if it
-    has one (a window store's key is (key, window start))."""
+def _forwarded(entry: _Cached) -> StreamRecord:
+    """The record an update forwards: `Change(new, old)`, keyed by its window if it has one
+    (a window store's key is (key, window start))."""
+    key = entry.key
     if entry.window_size:
         start = key[1]
         key = Windowed(key[0], Window(start, start + entry.window_size))
     return StreamRecord(key, Change(entry.new, entry.old), entry.timestamp, entry.headers)
+
+
+class _Receiver(Protocol):
+    """A source node: what a task hands each fetched record to (the DSL's `_Source`)."""
+
+    def receive(
+        self,
+        raw_key: bytes | None,
+        raw_value: bytes | None,
+        timestamp: int,
+        headers: tuple[tuple[str, bytes | None], ...],
+    ) -> None: ...
 
 
 #: What sinks write through: (topic, key, value, timestamp, headers, partition key), the topic
@@ -338,8 +351,9 @@ class Task:
         for node in sub.nodes:
             children = [self.processors[c.name] for c in node.children]
             self.processors[node.name].init(self, children)
-        self._sources: dict[str, Any] = {  # the DSL's sources (dsl._Source)
-            topic_name(topic): self.processors[node.name] for topic, node in sub.sources.items()
+        self._sources: dict[str, _Receiver] = {
+            topic_name(topic): cast(_Receiver, self.processors[node.name])
+            for topic, node in sub.sources.items()
         }
         self._current_topic = ""
         self._current_offset = -1
@@ -420,7 +434,7 @@ class Task:
         )
         if self.cache_entries <= 0:
             self.stores[store].write(key, new)
-            processor.forward(_forwarded(key, entry))
+            processor.forward(_forwarded(entry))
             return
         cache = self._caches[store]
         previous = cache.pop(key, None)  # merged: it moves to the newest end
@@ -485,8 +499,8 @@ class Task:
         target, processors = self.stores[store], self.processors
         for key, cached in entries.items():
             target.write(key, cached.new)
-        for key, cached in entries.items():
-            processors[cached.processor].forward(_forwarded(key, cached))
+        for cached in entries.values():  # (each entry holds its key)
+            processors[cached.processor].forward(_forwarded(cached))
 
 
 def punctuate(task: Task, kind: PunctuationType, now: int) -> None:
